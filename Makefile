@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Everything else is a step they need.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# opentelemetry-exporter-otlp-json-http pins older opentelemetry packages than the other
+# exporters, so the JSON exporter used by the tests lives in a virtualenv of its own.
+JSON_VENV := .venv-json
+
+.PHONY: run test install test-deps bench clean
+
+run: install
+	$(BIN)/spyglass serve
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed
+
+$(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+$(JSON_VENV)/.installed:
+	test -x $(JSON_VENV)/bin/python || $(PYTHON) -m venv $(JSON_VENV)
+	$(JSON_VENV)/bin/python -m pip install -q --upgrade pip
+	$(JSON_VENV)/bin/python -m pip install -q opentelemetry-sdk opentelemetry-exporter-otlp-json-http
+	touch $@
+
+test: test-deps
+	$(BIN)/python -m pytest
+
+bench: install test-deps
+	$(BIN)/python bench/ingest.py
+
+clean:
+	rm -rf $(VENV) $(JSON_VENV) spyglass-data

@@ -1,0 +1,259 @@
+"""The one writer: batches many export requests into one columnar insert and one commit.
+
+Receivers call `await writer.write(...)`; it returns only after the request's rows are committed,
+so an acknowledged export survives a kill -9 (DuckDB syncs its WAL on commit). While a commit is
+running, new requests queue up and go into the next commit together. The queue is bounded in
+rows: past the bound, `write` raises Overloaded and the receiver answers 503 + Retry-After, which
+exporters retry. On shutdown the queue is drained, never dropped.
+
+Retries of an already stored request (same signal, same decompressed body) are recognised by the
+body's digest, kept in `ingested_requests`, and answered with the original outcome without
+storing anything twice.
+"""
+
+import asyncio
+import logging
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+
+import duckdb
+import pyarrow as pa
+
+from collector.errors import BadRequest, Overloaded
+from collector.rows import Decoded, metrics_table, records_table
+
+log = logging.getLogger("spyglass.writer")
+
+REMEMBERED_DIGESTS = 100_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one export request."""
+
+    accepted: int
+    rejected: int
+    error_message: str
+    duplicate: bool = False
+
+
+@dataclass
+class _Job:
+    signal: str
+    digest: str
+    decoded: Decoded
+    future: asyncio.Future
+
+    @property
+    def rows(self) -> int:
+        return self.decoded.row_count
+
+
+class Writer:
+    """Use as `async with Writer(connection) as writer:`; the connection is only used by the writer."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection, *, max_queued_rows: int = 200_000, max_batch_rows: int = 50_000):
+        self._connection = connection
+        self._max_queued_rows = max_queued_rows
+        self._max_batch_rows = max_batch_rows
+        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
+        self._queued_rows = 0
+        self._closing = False
+        self._task: asyncio.Task | None = None
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-writer")
+        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._seen: OrderedDict[str, Outcome] = OrderedDict()
+        self._open_pending = 0
+        self.committed_batches = 0
+
+    async def __aenter__(self) -> "Writer":
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._load_state)
+        self._task = asyncio.create_task(self._run(), name="spyglass-writer")
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        """Refuse new work, commit everything queued, checkpoint."""
+        self._closing = True
+        await self._queue.put(None)
+        if self._task is not None:
+            await self._task
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._thread, self._close)
+        self._thread.shutdown(wait=True)
+
+    @property
+    def queued_rows(self) -> int:
+        return self._queued_rows
+
+    async def write(self, signal: str, digest: str, decoded: Decoded) -> Outcome:
+        """Queue a decoded request and wait until it is committed (or recognised as a retry)."""
+        if self._closing:
+            raise Overloaded("Spyglass is shutting down; retry in a few seconds", retry_after=5)
+        rows = decoded.row_count
+        if self._queued_rows and self._queued_rows + rows > self._max_queued_rows:
+            raise Overloaded(
+                f"the writer is behind ({self._queued_rows} rows queued, limit {self._max_queued_rows}); retry in a second"
+            )
+        self._queued_rows += rows
+        job = _Job(signal, digest, decoded, asyncio.get_running_loop().create_future())
+        self._queue.put_nowait(job)
+        # shield: a client that hangs up must not cancel a commit other requests share
+        return await asyncio.shield(job.future)
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        stopping = False
+        while not stopping:
+            job = await self._queue.get()
+            if job is None:
+                break
+            jobs, rows = [job], job.rows
+            while rows < self._max_batch_rows and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is None:
+                    stopping = True
+                    break
+                jobs.append(nxt)
+                rows += nxt.rows
+            try:
+                results = await loop.run_in_executor(self._thread, self._commit, jobs)
+            except Exception as error:  # the writer must never die: fail this batch, keep going
+                log.exception("writer batch failed")
+                results = [BadRequest(f"Spyglass could not store this export: {error}")] * len(jobs)
+            for job, result in zip(jobs, results):
+                self._queued_rows -= job.rows
+                if job.future.done():
+                    continue
+                if isinstance(result, Exception):
+                    job.future.set_exception(result)
+                else:
+                    job.future.set_result(result)
+
+    # --- everything below runs on the writer thread ---
+
+    def _load_state(self) -> None:
+        self._cursor = self._connection.cursor()
+        self._open_pending = self._cursor.execute("SELECT count(*) FROM open_pending_spans").fetchone()[0]
+        recent = self._cursor.execute(
+            "SELECT digest, accepted, rejected, error_message FROM ingested_requests ORDER BY created_at DESC LIMIT ?",
+            [REMEMBERED_DIGESTS],
+        ).fetchall()
+        for digest, accepted, rejected, message in reversed(recent):
+            self._seen[digest] = Outcome(accepted, rejected, message or "")
+
+    def _close(self) -> None:
+        assert self._cursor is not None
+        self._cursor.execute("CHECKPOINT")
+        self._cursor.close()
+
+    def _commit(self, jobs: list[_Job]) -> list[Outcome | Exception]:
+        """Store the jobs in one transaction; if that fails, store each alone so one bad request
+        cannot cost the others their data."""
+        results: list[Outcome | Exception | None] = [None] * len(jobs)
+        first_of: dict[str, int] = {}
+        fresh: list[int] = []
+        for index, job in enumerate(jobs):
+            if job.digest in self._seen:
+                results[index] = replace(self._seen[job.digest], duplicate=True)
+            elif job.digest in first_of:
+                continue  # the same body twice in one batch: answered from the first below
+            else:
+                first_of[job.digest] = index
+                fresh.append(index)
+        try:
+            self._store([jobs[i] for i in fresh])
+            for i in fresh:
+                results[i] = self._remember(jobs[i])
+        except duckdb.Error:
+            self._rollback()
+            for i in fresh:
+                try:
+                    self._store([jobs[i]])
+                    results[i] = self._remember(jobs[i])
+                except duckdb.Error as error:
+                    self._rollback()
+                    log.warning("could not store a %s export: %s", jobs[i].signal, error)
+                    results[i] = BadRequest(f"Spyglass could not store this export: {error}")
+        for index, job in enumerate(jobs):
+            if results[index] is None:
+                first = results[first_of[job.digest]]
+                results[index] = replace(first, duplicate=True) if isinstance(first, Outcome) else first
+        self.committed_batches += 1
+        return results  # type: ignore[return-value]
+
+    def _remember(self, job: _Job) -> Outcome:
+        outcome = Outcome(job.rows, job.decoded.rejected, job.decoded.error_message)
+        self._seen[job.digest] = outcome
+        if len(self._seen) > REMEMBERED_DIGESTS:
+            self._seen.popitem(last=False)
+        return outcome
+
+    def _rollback(self) -> None:
+        try:
+            self._cursor.rollback()
+        except duckdb.Error:
+            pass  # no transaction was open
+
+    def _store(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        cursor = self._cursor
+        assert cursor is not None
+        records = [row for job in jobs for row in job.decoded.records]
+        pending = [row for job in jobs for row in job.decoded.pending_spans]
+        metrics = [row for job in jobs for row in job.decoded.metrics]
+        cursor.begin()
+        if records:
+            cursor.register("new_records", records_table(records))
+            cursor.execute("INSERT INTO stored_records SELECT * FROM new_records")
+            if self._open_pending:
+                # The real spans have arrived: their pending stand-ins are no longer needed.
+                cursor.execute(
+                    "DELETE FROM open_pending_spans WHERE (trace_id, span_id) IN "
+                    "(SELECT trace_id, span_id FROM new_records WHERE kind = 'span')"
+                )
+            cursor.unregister("new_records")
+        if pending:
+            self._store_pending(cursor, pending)
+        if metrics:
+            cursor.register("new_metrics", metrics_table(metrics))
+            cursor.execute("INSERT INTO metrics SELECT * FROM new_metrics")
+            cursor.unregister("new_metrics")
+        cursor.register(
+            "new_requests",
+            pa.table(
+                {
+                    "digest": [job.digest for job in jobs],
+                    "signal": [job.signal for job in jobs],
+                    "accepted": [job.rows for job in jobs],
+                    "rejected": [job.decoded.rejected for job in jobs],
+                    "error_message": [job.decoded.error_message or None for job in jobs],
+                }
+            ),
+        )
+        cursor.execute("INSERT INTO ingested_requests SELECT *, now() FROM new_requests")
+        cursor.unregister("new_requests")
+        cursor.commit()
+        if pending or self._open_pending:
+            self._open_pending = cursor.execute("SELECT count(*) FROM open_pending_spans").fetchone()[0]
+
+    def _store_pending(self, cursor: duckdb.DuckDBPyConnection, pending: list[dict]) -> None:
+        """Store pending spans, except those whose real span is already stored (it came first)."""
+        cursor.register("new_pending", records_table(pending))
+        # start_timestamp is part of the join so DuckDB can skip row groups by their min/max.
+        finished = cursor.execute(
+            "SELECT DISTINCT s.trace_id, s.span_id FROM stored_records s JOIN new_pending p "
+            "ON s.trace_id = p.trace_id AND s.span_id = p.span_id AND s.start_timestamp = p.start_timestamp "
+            "WHERE s.kind = 'span'"
+        ).fetchall()
+        cursor.unregister("new_pending")
+        if finished:
+            done = set(finished)
+            pending = [row for row in pending if (row["trace_id"], row["span_id"]) not in done]
+            if not pending:
+                return
+        cursor.register("new_pending", records_table(pending))
+        cursor.execute("INSERT INTO open_pending_spans SELECT * FROM new_pending")
+        cursor.unregister("new_pending")

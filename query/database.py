@@ -1,0 +1,20 @@
+"""Opening the DuckDB file and applying the schema. Nothing here runs at import time."""
+
+from pathlib import Path
+
+import duckdb
+
+SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+
+
+def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
+    """Open (creating if needed) the database file at `path` with the Spyglass schema applied.
+
+    Each thread that uses the database takes its own `.cursor()` of the returned connection.
+    """
+    path = Path(path)
+    if str(path) != ":memory:":
+        path.parent.mkdir(parents=True, exist_ok=True)
+    connection = duckdb.connect(str(path))
+    connection.execute(SCHEMA_SQL.read_text())
+    return connection

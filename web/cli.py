@@ -1,0 +1,64 @@
+"""The `spyglass` command. `spyglass serve` runs the one process."""
+
+import argparse
+import logging
+import sys
+
+import duckdb
+
+from web.settings import SETTINGS, build_settings, settings_markdown
+
+
+def _serve_parser(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="receive OTLP and serve the web UI")
+    for setting in SETTINGS:
+        default = "none" if setting.default is None else setting.default
+        serve.add_argument(
+            setting.flag,
+            dest=setting.name,
+            type=setting.type,
+            default=None,
+            help=f"{setting.help} [env {setting.env}, default {default}]",
+        )
+
+
+def serve(flags: dict) -> int:
+    import uvicorn
+
+    from query.database import open_database
+    from web.app import create_app
+
+    settings = build_settings(flags)
+    try:  # fail early and clearly if another process holds the database
+        open_database(settings.db_path).close()
+    except duckdb.Error as error:
+        print(f"spyglass: cannot open {settings.db_path}: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    grpc = f"OTLP/gRPC on {settings.host}:{settings.grpc_port}" if settings.grpc_port else "OTLP/gRPC disabled"
+    print(
+        f"Spyglass: UI and OTLP/HTTP on http://{settings.host}:{settings.port}, {grpc}; "
+        f"data in {settings.db_path.resolve()}",
+        flush=True,
+    )
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spyglass", description="Self-hosted OTLP backend and trace viewer.")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _serve_parser(subparsers)
+    subparsers.add_parser("settings", help="print the settings table (Markdown)")
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        flags = {s.name: getattr(args, s.name) for s in SETTINGS}
+        return serve(flags)
+    if args.command == "settings":
+        print(settings_markdown())
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
