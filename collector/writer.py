@@ -27,6 +27,9 @@ log = logging.getLogger("spyglass.writer")
 
 REMEMBERED_DIGESTS = 100_000
 
+# What a batch can fail with: the database refusing a value, or Arrow refusing to convert one.
+STORE_ERRORS = (duckdb.Error, pa.ArrowException)
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -166,13 +169,13 @@ class Writer:
             self._store([jobs[i] for i in fresh])
             for i in fresh:
                 results[i] = self._remember(jobs[i])
-        except duckdb.Error:
+        except STORE_ERRORS:
             self._rollback()
             for i in fresh:
                 try:
                     self._store([jobs[i]])
                     results[i] = self._remember(jobs[i])
-                except duckdb.Error as error:
+                except STORE_ERRORS as error:
                     self._rollback()
                     log.warning("could not store a %s export: %s", jobs[i].signal, error)
                     results[i] = BadRequest(f"Spyglass could not store this export: {error}")

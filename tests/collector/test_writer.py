@@ -1,0 +1,218 @@
+"""The writer on a real DuckDB file: batching, retries recognised, back-pressure, drain, isolation, pending spans."""
+
+import asyncio
+import os
+import time
+
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
+
+from collector.decode import decode_request
+from collector.errors import BadRequest, Overloaded
+from collector.writer import Writer
+from query.database import open_database
+
+
+def make_span(trace_id: bytes, span_id: bytes, name: str, parent: bytes = b"", attrs: dict | None = None) -> Span:
+    now = time.time_ns()
+    span = Span(trace_id=trace_id, span_id=span_id, parent_span_id=parent, name=name,
+                start_time_unix_nano=now, end_time_unix_nano=now + 1_000_000)
+    for key, value in (attrs or {}).items():
+        span.attributes.append(KeyValue(key=key, value=AnyValue(string_value=str(value))))
+    return span
+
+
+def decoded_of(*spans: Span):
+    request = ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=list(spans))])])
+    return decode_request("traces", request.SerializeToString(), "protobuf", time.time_ns() // 1000)
+
+
+def count(db, sql: str) -> int:
+    return db.execute(sql).fetchone()[0]
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = open_database(tmp_path / "w.duckdb")
+    yield database
+    database.close()
+
+
+def test_concurrent_writes_share_commits_and_all_rows_land(db):
+    trace = os.urandom(16)
+
+    async def main():
+        async with Writer(db) as writer:
+            jobs = [writer.write("traces", f"d{i}", decoded_of(make_span(trace, os.urandom(8), f"s{i}")))
+                    for i in range(200)]
+            outcomes = await asyncio.gather(*jobs)
+            return outcomes, writer.committed_batches
+
+    outcomes, batches = run(main())
+    assert all(o.accepted == 1 and o.rejected == 0 and not o.duplicate for o in outcomes)
+    assert count(db, "SELECT count(*) FROM records") == 200
+    assert batches < 200, "200 concurrent requests should have been grouped into fewer commits"
+
+
+def test_retried_request_is_stored_once_even_after_restart(db):
+    span = make_span(os.urandom(16), os.urandom(8), "once")
+
+    async def write_twice():
+        async with Writer(db) as writer:
+            first = await writer.write("traces", "same-digest", decoded_of(span))
+            again = await writer.write("traces", "same-digest", decoded_of(span))
+            # both copies queued together: the second answers from the first
+            both = await asyncio.gather(
+                writer.write("traces", "other-digest", decoded_of(span)),
+                writer.write("traces", "other-digest", decoded_of(span)),
+            )
+            return first, again, both
+
+    first, again, both = run(write_twice())
+    assert (first.duplicate, again.duplicate) == (False, True)
+    assert sorted(o.duplicate for o in both) == [False, True]
+    assert count(db, "SELECT count(*) FROM records WHERE span_name = 'once'") == 2  # two distinct digests
+
+    async def after_restart():
+        async with Writer(db) as writer:
+            return await writer.write("traces", "same-digest", decoded_of(span))
+
+    assert run(after_restart()).duplicate is True
+    assert count(db, "SELECT count(*) FROM records WHERE span_name = 'once'") == 2
+
+
+def test_two_different_spans_sharing_ids_are_both_kept(db):
+    trace, span_id = os.urandom(16), os.urandom(8)
+
+    async def main():
+        async with Writer(db) as writer:
+            await writer.write("traces", "a", decoded_of(make_span(trace, span_id, "RunWorkflow:W")))
+            await writer.write("traces", "b", decoded_of(make_span(trace, span_id, "CompleteWorkflow:W")))
+
+    run(main())
+    names = db.execute("SELECT span_name FROM records WHERE span_id = ? ORDER BY span_name", [span_id.hex()]).fetchall()
+    assert names == [("CompleteWorkflow:W",), ("RunWorkflow:W",)]
+
+
+def test_full_queue_refuses_with_retry_after_and_loses_nothing_accepted(db):
+    trace = os.urandom(16)
+
+    async def main():
+        async with Writer(db, max_queued_rows=3) as writer:
+            tasks = [asyncio.ensure_future(writer.write(
+                "traces", f"q{i}", decoded_of(*[make_span(trace, os.urandom(8), f"q{i}") for _ in range(2)])))
+                for i in range(20)]
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+    results = run(main())
+    refused = [r for r in results if isinstance(r, Overloaded)]
+    accepted = [r for r in results if not isinstance(r, Exception)]
+    assert refused and accepted
+    assert all(r.retry_after >= 1 and r.http_status == 503 for r in refused)
+    assert count(db, "SELECT count(*) FROM records") == 2 * len(accepted)
+
+
+def test_shutdown_drains_the_queue_then_refuses(db):
+    trace = os.urandom(16)
+
+    async def main():
+        writer = Writer(db)
+        await writer.__aenter__()
+        tasks = [asyncio.ensure_future(writer.write("traces", f"x{i}", decoded_of(make_span(trace, os.urandom(8), "x"))))
+                 for i in range(50)]
+        await asyncio.sleep(0)  # all 50 are queued
+        await writer.__aexit__(None, None, None)
+        with pytest.raises(Overloaded):
+            await writer.write("traces", "late", decoded_of(make_span(trace, os.urandom(8), "late")))
+        return await asyncio.gather(*tasks)
+
+    outcomes = run(main())
+    assert len(outcomes) == 50 and all(o.accepted == 1 for o in outcomes)
+    assert count(db, "SELECT count(*) FROM records WHERE span_name = 'x'") == 50
+
+
+def test_a_request_the_database_refuses_does_not_cost_the_others(db):
+    trace = os.urandom(16)
+    bad = decoded_of(make_span(trace, os.urandom(8), "bad"))
+    bad.records[0]["attributes"] = "{not json"  # DuckDB's JSON type refuses this
+    worse = decoded_of(make_span(trace, os.urandom(8), "worse"))
+    worse.records[0]["start_timestamp"] = "not a timestamp"  # Arrow refuses this
+
+    async def main():
+        async with Writer(db) as writer:
+            return await asyncio.gather(
+                writer.write("traces", "g1", decoded_of(make_span(trace, os.urandom(8), "good"))),
+                writer.write("traces", "b1", bad),
+                writer.write("traces", "b2", worse),
+                writer.write("traces", "g2", decoded_of(make_span(trace, os.urandom(8), "good"))),
+                return_exceptions=True,
+            )
+
+    results = run(main())
+    assert isinstance(results[1], BadRequest) and "could not store" in str(results[1])
+    assert isinstance(results[2], BadRequest)
+    assert results[0].accepted == 1 and results[3].accepted == 1
+    assert count(db, "SELECT count(*) FROM records WHERE span_name = 'good'") == 2
+    assert count(db, "SELECT count(*) FROM records WHERE span_name IN ('bad', 'worse')") == 0
+
+
+def pending_for(trace: bytes, real_id: bytes, real_parent: bytes, name: str) -> Span:
+    """A logfire pending span: new id, OTLP parent = the real span, logfire.pending_parent_id = real parent."""
+    span = make_span(trace, os.urandom(8), name, parent=real_id,
+                     attrs={"logfire.span_type": "pending_span",
+                            "logfire.pending_parent_id": (real_parent or bytes(8)).hex()})
+    span.end_time_unix_nano = span.start_time_unix_nano
+    return span
+
+
+def test_pending_span_shows_until_its_real_span_arrives(db):
+    trace, real_id = os.urandom(16), os.urandom(8)
+    pending = pending_for(trace, real_id, b"", "long job")
+    real = make_span(trace, real_id, "long job")
+    real.start_time_unix_nano = pending.start_time_unix_nano
+    orphan_id = os.urandom(8)
+    orphan = pending_for(trace, orphan_id, real_id, "crashed child")
+
+    async def main():
+        async with Writer(db) as writer:
+            await writer.write("traces", "p", decoded_of(pending, orphan))
+            running = db.execute(
+                "SELECT kind, span_id, parent_span_id, end_timestamp FROM records WHERE span_name = 'long job'"
+            ).fetchall()
+            await writer.write("traces", "r", decoded_of(real))
+            return running
+
+    running = run(main())
+    assert running == [("pending_span", real_id.hex(), None, None)]
+    assert db.execute("SELECT kind FROM records WHERE span_name = 'long job'").fetchall() == [("span",)]
+    assert db.execute("SELECT kind, span_id, parent_span_id FROM records WHERE span_name = 'crashed child'").fetchall() == [
+        ("pending_span", orphan_id.hex(), real_id.hex())
+    ]
+
+
+def test_pending_span_arriving_after_its_real_span_is_not_shown(db):
+    trace, real_id = os.urandom(16), os.urandom(8)
+    pending = pending_for(trace, real_id, b"", "late pending")
+    real = make_span(trace, real_id, "late pending")
+    real.start_time_unix_nano = pending.start_time_unix_nano
+
+    async def main():
+        async with Writer(db) as writer:
+            await writer.write("traces", "r", decoded_of(real))
+            await writer.write("traces", "p", decoded_of(pending))
+            # and both in one batch, pending first
+            trace2, real2 = os.urandom(16), os.urandom(8)
+            p2 = pending_for(trace2, real2, b"", "same batch")
+            r2 = make_span(trace2, real2, "same batch")
+            r2.start_time_unix_nano = p2.start_time_unix_nano
+            await asyncio.gather(writer.write("traces", "p2", decoded_of(p2)), writer.write("traces", "r2", decoded_of(r2)))
+
+    run(main())
+    assert db.execute("SELECT kind FROM records WHERE span_name = 'late pending'").fetchall() == [("span",)]
+    assert db.execute("SELECT kind FROM records WHERE span_name = 'same batch'").fetchall() == [("span",)]
