@@ -71,7 +71,7 @@ def start_server(db: Path, *extra: str, env: dict | None = None) -> Server:
         if process.poll() is not None:
             raise RuntimeError(f"spyglass exited with {process.returncode}:\n{server.output()}")
         try:
-            if httpx.get(f"{server.url}/v1/info", timeout=1).status_code == 200:
+            if httpx.get(f"{server.url}/api/stats", timeout=1).status_code == 200:
                 return server
         except httpx.HTTPError:
             pass
