@@ -170,8 +170,12 @@ def otlp_router() -> APIRouter:
         return await receive(request, "metrics")
 
     @router.get("/v1/info")
-    async def info(request: Request) -> dict:
-        """What the logfire SDK asks for at start-up."""
-        return {"project_name": "spyglass", "project_url": str(request.base_url)}
+    async def info(request: Request) -> Response:
+        """What the logfire SDK asks for at start-up; a wrong token makes the SDK warn right away."""
+        try:
+            request.app.state.ingestor.check_token(request.headers.get("authorization"))
+        except IngestError as error:
+            return JSONResponse({"detail": str(error)}, status_code=error.http_status)
+        return JSONResponse({"project_name": "spyglass", "project_url": str(request.base_url)})
 
     return router

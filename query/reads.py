@@ -32,3 +32,80 @@ def stats(cursor: duckdb.DuckDBPyConnection) -> dict:
     kinds = dict(cursor.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
     metrics = cursor.execute("SELECT count(*) FROM metrics").fetchone()[0]
     return {"records": sum(kinds.values()), "records_by_kind": kinds, "metrics": metrics}
+
+
+TABLE_NOTES = {
+    "records": "spans, logs and running (pending) spans: Logfire's records",
+    "metrics": "one row per metric data point: Logfire's metrics",
+    "stored_records": "finished spans and logs (records without the pending spans)",
+    "open_pending_spans": "logfire pending spans whose real span has not arrived",
+    "ingested_requests": "one row per stored export request (retry detection)",
+    "saved_queries": "queries saved from the explore page",
+}
+
+
+def schema(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    """Tables and views with their columns, `records` and `metrics` first."""
+    rows = cursor.execute(sql("schema_columns")).fetchall()
+    tables: dict[str, dict] = {}
+    for table_name, table_type, column_name, data_type in rows:
+        table = tables.setdefault(table_name, {
+            "name": table_name, "type": "view" if table_type == "VIEW" else "table",
+            "note": TABLE_NOTES.get(table_name, ""), "columns": [],
+        })
+        table["columns"].append({"name": column_name, "type": data_type})
+    order = list(TABLE_NOTES)
+    return sorted(tables.values(), key=lambda t: (order.index(t["name"]) if t["name"] in order else len(order), t["name"]))
+
+
+def saved_queries(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    return _dicts(cursor.execute("SELECT name, sql, saved_at FROM saved_queries ORDER BY name"))
+
+
+def save_query(cursor: duckdb.DuckDBPyConnection, name: str, query_sql: str) -> None:
+    cursor.execute("INSERT OR REPLACE INTO saved_queries VALUES (?, ?, now())", [name, query_sql])
+
+
+def delete_saved_query(cursor: duckdb.DuckDBPyConnection, name: str) -> bool:
+    return cursor.execute("DELETE FROM saved_queries WHERE name = ?", [name]).fetchone()[0] > 0
+
+
+def trace_records(cursor: duckdb.DuckDBPyConnection, trace_id: str, limit: int = 20_000) -> list[dict]:
+    """The records of one trace in tree order (depth-first by start time), each with its depth.
+
+    Records whose parent is not in the trace are roots, marked `orphan`. Shared span ids and
+    parent cycles cannot loop: each record is placed once.
+    """
+    records = _dicts(cursor.execute(sql("trace_records"), {"trace_id": trace_id, "limit": limit}))
+    children: dict[str | None, list[int]] = {}
+    ids = {r["span_id"] for r in records}
+    for index, record in enumerate(records):
+        parent = record["parent_span_id"] if record["parent_span_id"] in ids else None
+        record["orphan"] = record["parent_span_id"] is not None and parent is None
+        children.setdefault(parent, []).append(index)
+    ordered: list[dict] = []
+    placed: set[int] = set()
+
+    def visit(start: int) -> None:
+        stack = [(start, 0)]
+        while stack:
+            index, depth = stack.pop()
+            if index in placed:
+                continue
+            placed.add(index)
+            record = records[index]
+            record["depth"] = depth
+            ordered.append(record)
+            if record["kind"] == "log":
+                continue  # a log's span_id is its own; nothing hangs under it
+            for child in reversed(children.get(record["span_id"], [])):
+                if child not in placed:
+                    stack.append((child, depth + 1))
+
+    for root in children.get(None, []):
+        visit(root)
+    for index in range(len(records)):  # whatever sits in a parent cycle
+        if index not in placed:
+            records[index]["orphan"] = True
+            visit(index)
+    return ordered

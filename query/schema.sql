@@ -111,6 +111,13 @@ CREATE TABLE IF NOT EXISTS ingested_requests (
     created_at TIMESTAMPTZ NOT NULL
 );
 
+-- Queries saved from the explore page, shared by everyone using this Spyglass.
+CREATE TABLE IF NOT EXISTS saved_queries (
+    name VARCHAR PRIMARY KEY,
+    sql VARCHAR NOT NULL,
+    saved_at TIMESTAMPTZ NOT NULL
+);
+
 -- level holds Logfire's numbers (= OTel severity numbers): trace 1, debug 5, info 9, notice 10,
 -- warn 13, error 17, fatal 21. level_num('warn') gives the number, level_name(level) the name:
 --   WHERE level >= level_num('warn')

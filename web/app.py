@@ -1,4 +1,4 @@
-"""create_app(settings): the one process. OTLP/HTTP and pages on one port, OTLP/gRPC on another.
+"""create_app(settings): the one process. OTLP/HTTP, pages and the API on one port, OTLP/gRPC on another.
 
 Long-lived parts (the database, the writer, the gRPC server) are entered in the lifespan and left
 in reverse order: gRPC stops taking requests, the writer drains its queue, the database closes.
@@ -10,17 +10,16 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
 
 from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_router
 from collector.ingest import Ingestor
 from collector.writer import Writer
-from query import reads
 from query.database import open_database
-from web import formatting
+from query.sandbox import harden_database
+from web.api import ApiError, api_error_response, api_router
+from web.pages import PageError, page_error_response, pages_router
 from web.settings import Settings
 
 log = logging.getLogger("spyglass")
@@ -33,6 +32,7 @@ def create_app(settings: Settings) -> FastAPI:
         async with AsyncExitStack() as stack:
             database = open_database(settings.db_path)
             stack.callback(database.close)
+            harden_database(database, settings.query_limits)
             writer = await stack.enter_async_context(Writer(database, max_queued_rows=settings.max_queued_rows))
             app.state.database = database
             app.state.ingestor = Ingestor(writer, max_body_bytes=settings.max_body_bytes, token=settings.token)
@@ -49,34 +49,16 @@ def create_app(settings: Settings) -> FastAPI:
     # Browser SDKs export from other origins (OTLP.md item 11).
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
     app.include_router(otlp_router())
+    app.include_router(api_router())
+    app.include_router(pages_router())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    templates = Jinja2Templates(directory=HERE / "templates")
-    formatting.register(templates.env)
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request):
-        cursor = request.app.state.database.cursor()
-        try:
-            traces = reads.recent_traces(cursor)
-            total = reads.count_records(cursor)
-        finally:
-            cursor.close()
-        return templates.TemplateResponse(request, "home.html", {"traces": traces, "total": total})
+    @app.exception_handler(ApiError)
+    async def on_api_error(request: Request, error: ApiError):
+        return api_error_response(error)
 
-    @app.get("/api/traces")
-    def api_traces(request: Request, limit: int = 50) -> list[dict]:
-        cursor = request.app.state.database.cursor()
-        try:
-            return reads.recent_traces(cursor, min(max(limit, 1), 1000))
-        finally:
-            cursor.close()
-
-    @app.get("/api/stats")
-    def api_stats(request: Request) -> dict:
-        cursor = request.app.state.database.cursor()
-        try:
-            return {**reads.stats(cursor), "queued_rows": request.app.state.ingestor.writer.queued_rows}
-        finally:
-            cursor.close()
+    @app.exception_handler(PageError)
+    async def on_page_error(request: Request, error: PageError):
+        return page_error_response(request, error)
 
     return app

@@ -2,6 +2,7 @@
 
 import argparse
 import logging
+import os
 import sys
 
 import duckdb
@@ -45,15 +46,55 @@ def serve(flags: dict) -> int:
     return 0
 
 
+def _query_parser(subparsers) -> None:
+    query = subparsers.add_parser(
+        "query", help="run one read-only SQL query against a running server, or the database file when none runs"
+    )
+    query.add_argument("sql", help="the SQL statement (SELECT, WITH, DESCRIBE, SUMMARIZE, EXPLAIN)")
+    query.add_argument("--url", default=os.environ.get("SPYGLASS_URL", "http://127.0.0.1:4318"),
+                       help="server to ask [env SPYGLASS_URL, default http://127.0.0.1:4318]")
+    query.add_argument("--db", default=None, help="database file to open when no server answers "
+                       "[env SPYGLASS_DB, default ./spyglass-data/spyglass.duckdb]")
+    query.add_argument("--format", choices=("table", "csv", "json"), default="table", help="output format (default table)")
+
+
+def query(args) -> int:
+    """Ask the server; if nothing listens at --url, open the file read-only under the same sandbox."""
+    from web import results
+    from web.query_client import QueryFailed, query_file, query_server
+
+    try:
+        try:
+            table, truncated = query_server(args.url, args.sql)
+        except ConnectionError:
+            settings = build_settings({"db": args.db})
+            table, truncated = query_file(settings.db_path, args.sql, settings.query_limits)
+    except QueryFailed as error:
+        print(f"spyglass query: {error}", file=sys.stderr)
+        return 1
+    if args.format == "csv":
+        sys.stdout.write(results.to_csv(table).decode())
+    elif args.format == "json":
+        sys.stdout.write(results.dumps(table.to_pylist()).decode() + "\n")
+    else:
+        sys.stdout.write(results.to_text(table))
+    if truncated:
+        print(f"(truncated at {table.num_rows} rows)", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spyglass", description="Self-hosted OTLP backend and trace viewer.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
+    _query_parser(subparsers)
     subparsers.add_parser("settings", help="print the settings table (Markdown)")
     args = parser.parse_args(argv)
     if args.command == "serve":
         flags = {s.name: getattr(args, s.name) for s in SETTINGS}
         return serve(flags)
+    if args.command == "query":
+        return query(args)
     if args.command == "settings":
         print(settings_markdown())
         return 0

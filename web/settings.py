@@ -9,6 +9,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from query.sandbox import Limits
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -37,6 +39,9 @@ SETTINGS = (
     Setting("token", None, "If set, exports must send 'Authorization: <token>' or 'Bearer <token>'."),
     Setting("max_body_mb", 64, "Largest export request accepted, in MiB after decompression (larger: 413)."),
     Setting("max_queued_rows", 200_000, "Rows waiting for the writer before exports get 503 + Retry-After."),
+    Setting("query_timeout", 5.0, "Seconds a user SQL query may run before it is stopped."),
+    Setting("query_row_limit", 10_000, "Rows a user SQL query returns at most (the result says it was truncated)."),
+    Setting("query_memory_limit", "4GB", "DuckDB memory limit; a query needing more is stopped with an error."),
 )
 
 
@@ -49,6 +54,9 @@ class Settings:
     token: str | None = None
     max_body_mb: int = SETTINGS[5].default
     max_queued_rows: int = SETTINGS[6].default
+    query_timeout: float = SETTINGS[7].default
+    query_row_limit: int = SETTINGS[8].default
+    query_memory_limit: str = SETTINGS[9].default
 
     @property
     def db_path(self) -> Path:
@@ -57,6 +65,10 @@ class Settings:
     @property
     def max_body_bytes(self) -> int:
         return self.max_body_mb * 1024 * 1024
+
+    @property
+    def query_limits(self) -> Limits:
+        return Limits(self.query_timeout, self.query_row_limit, self.query_memory_limit)
 
 
 assert [f.name for f in fields(Settings)] == [s.name for s in SETTINGS], "Settings and SETTINGS disagree"
