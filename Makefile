@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # exporters, so the JSON exporter used by the tests lives in a virtualenv of its own.
 JSON_VENV := .venv-json
 
-.PHONY: run test install test-deps bench clean
+.PHONY: run test install test-deps chromium bench clean
 
 run: install
 	$(BIN)/spyglass serve
@@ -19,7 +19,13 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed
+test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed chromium
+
+# Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
+chromium:
+	@test -x /usr/bin/chromium || { \
+		echo "Installing Debian's chromium with apt-get (this step needs root)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 $(VENV)/.test-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
