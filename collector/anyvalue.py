@@ -11,6 +11,7 @@ from collector.limits import (
     DROPPED_ATTRIBUTES_KEY,
     MAX_ATTRIBUTES,
     MAX_DEPTH,
+    MAX_NAME_CHARS,
     MAX_STRING_CHARS,
     TOO_DEEP_MARKER,
     truncate,
@@ -60,10 +61,11 @@ def key_values(items: Iterable[KeyValue], depth: int = 0) -> dict[str, Any]:
     result: dict[str, Any] = {}
     dropped = 0
     for item in items:
-        if len(result) >= MAX_ATTRIBUTES and item.key not in result:
+        key = item.key if len(item.key) <= MAX_NAME_CHARS else truncate(item.key, MAX_NAME_CHARS)
+        if len(result) >= MAX_ATTRIBUTES and key not in result:
             dropped += 1
             continue
-        result[item.key] = any_value(item.value, depth)
+        result[key] = any_value(item.value, depth)
     if dropped:
         result[DROPPED_ATTRIBUTES_KEY] = dropped
     return result

@@ -36,7 +36,12 @@ def decode_request(signal: str, body: bytes, encoding: str, received_at_us: int)
         except DecodeError as error:
             # upb refuses the whole message for invalid UTF-8 or nesting past ~100 levels (OTLP.md 23-24).
             raise BadRequest(f"request body is not a valid OTLP protobuf {signal} export: {error}") from None
-    decoded = decode(message, received_at_us)
+    try:
+        decoded = decode(message, received_at_us)
+    except (ValueError, RecursionError) as error:
+        # A resource or scope the decoders cannot read (e.g. an AnyValue kind they do not know)
+        # spoils every record under it: refuse the request with 400 rather than fail with 500.
+        raise BadRequest(f"request body is not a readable OTLP {signal} export: {error}") from None
     for error in errors:
         decoded.reject(error)
     return decoded

@@ -4,7 +4,10 @@ Methods take raw bytes so that decoding errors are ours to report as INVALID_ARG
 the HTTP receiver reports them as 400.
 """
 
+import random
+
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 from collector.errors import IngestError, Overloaded, TooLarge, Unauthorized
 from collector.http_receiver import export_response
@@ -18,10 +21,16 @@ SERVICES = {
 
 
 def _retry_info(seconds: int) -> bytes:
-    """google.rpc.RetryInfo{retry_delay: Duration{seconds}}, which OTel exporters read from the
-    `google.rpc.retryinfo-bin` trailer to decide how long to wait."""
-    duration = b"\x08" + bytes([seconds & 0x7F])
-    return b"\x0a" + bytes([len(duration)]) + duration
+    """google.rpc.RetryInfo{retry_delay: Duration}, which OTel exporters read from the
+    `google.rpc.retryinfo-bin` trailer and then wait exactly that long.
+
+    The delay is drawn from [seconds, 2 * seconds): exporters refused together would otherwise all
+    come back at the same instant, and with a short queue most of them would be refused again
+    until they run out of retries (the Python exporter gives up after 6 tries or 10 s).
+    """
+    delay = seconds * (1 + random.random())
+    duration = Duration(seconds=int(delay), nanos=int(delay % 1 * 1e9)).SerializeToString()
+    return b"\x0a" + bytes([len(duration)]) + duration  # field 1, length-delimited; a Duration is < 128 bytes
 
 
 def _status_code(error: IngestError) -> grpc.StatusCode:

@@ -9,7 +9,7 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 """Largest request body accepted, measured after decompression (OTLP.md item 4)."""
 
 MAX_NAME_CHARS = 4096
-"""span_name and metric_name are cut to this many characters."""
+"""span_name, metric_name and attribute keys are cut to this many characters."""
 
 MAX_MESSAGE_CHARS = 16 * 1024
 """message (logfire.msg or the rendered log body) is cut to this many characters."""

@@ -68,6 +68,17 @@ def _common(point: Any) -> dict[str, Any]:
     }
 
 
+def _count(count: int) -> int:
+    """A uint64 count as the BIGINT the column holds; past 2**63 the point is rejected, not the batch."""
+    if count >= 2**63:
+        raise ValueError(f"count {count} does not fit a signed 64-bit integer")
+    return count
+
+
+def _counts(counts) -> list[int]:
+    return [_count(count) for count in counts]
+
+
 def _number_point(point: Any) -> dict[str, Any]:
     value = point.as_double if point.WhichOneof("value") == "as_double" else point.as_int
     return {**_common(point), "scalar_value": float(value)}
@@ -76,11 +87,11 @@ def _number_point(point: Any) -> dict[str, Any]:
 def _histogram_point(point: Any) -> dict[str, Any]:
     return {
         **_common(point),
-        "histogram_count": point.count,
+        "histogram_count": _count(point.count),
         "histogram_sum": point.sum if point.HasField("sum") else None,
         "histogram_min": point.min if point.HasField("min") else None,
         "histogram_max": point.max if point.HasField("max") else None,
-        "histogram_bucket_counts": list(point.bucket_counts),
+        "histogram_bucket_counts": _counts(point.bucket_counts),
         "histogram_explicit_bounds": list(point.explicit_bounds),
     }
 
@@ -88,16 +99,16 @@ def _histogram_point(point: Any) -> dict[str, Any]:
 def _exp_histogram_point(point: Any) -> dict[str, Any]:
     return {
         **_common(point),
-        "histogram_count": point.count,
+        "histogram_count": _count(point.count),
         "histogram_sum": point.sum if point.HasField("sum") else None,
         "histogram_min": point.min if point.HasField("min") else None,
         "histogram_max": point.max if point.HasField("max") else None,
         "exp_histogram_scale": point.scale,
-        "exp_histogram_zero_count": point.zero_count,
+        "exp_histogram_zero_count": _count(point.zero_count),
         "exp_histogram_zero_threshold": point.zero_threshold,
-        "exp_histogram_positive_bucket_counts": list(point.positive.bucket_counts),
+        "exp_histogram_positive_bucket_counts": _counts(point.positive.bucket_counts),
         "exp_histogram_positive_bucket_counts_offset": point.positive.offset,
-        "exp_histogram_negative_bucket_counts": list(point.negative.bucket_counts),
+        "exp_histogram_negative_bucket_counts": _counts(point.negative.bucket_counts),
         "exp_histogram_negative_bucket_counts_offset": point.negative.offset,
     }
 
@@ -110,7 +121,7 @@ def _summary_point(point: Any) -> dict[str, Any]:
     return {
         **_common(point),
         "attributes": to_json(attributes),
-        "histogram_count": point.count,
+        "histogram_count": _count(point.count),
         "histogram_sum": point.sum,
     }
 

@@ -1,17 +1,12 @@
 """Columns that come from an OTLP Resource and InstrumentationScope, shared by spans, logs and metrics."""
 
-import json
 from typing import Any
 
 from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from collector.anyvalue import key_values
-
-
-def to_json(value: Any) -> str:
-    """Compact JSON, UTF-8 kept as is (never NaN: anyvalue already turned those into strings)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+from collector.jsontext import to_json
 
 
 def _text(value: Any) -> str | None:
@@ -19,10 +14,14 @@ def _text(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
+    """An integer that fits the BIGINT column, else None (a pid of 1e30 must not fail the batch)."""
+    if isinstance(value, bool):
         return None
+    try:
+        number = int(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return number if -(2**63) <= number < 2**63 else None
 
 
 def resource_columns(resource: Resource) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def http_columns(attributes: dict[str, Any]) -> dict[str, Any]:
     return {
         "http_method": _optional_text(attributes.get("http.request.method", attributes.get("http.method"))),
         "http_route": _optional_text(attributes.get("http.route")),
-        "http_response_status_code": status if isinstance(status, int) else None,
+        "http_response_status_code": status if isinstance(status, int) and not isinstance(status, bool) else None,
         "url_full": _optional_text(attributes.get("url.full", attributes.get("http.url"))),
         "url_path": _optional_text(attributes.get("url.path", path)),
         "url_query": _optional_text(attributes.get("url.query", query or None)),
@@ -184,9 +184,11 @@ def _parse_json_attributes(attributes: dict[str, Any]) -> None:
     if not isinstance(schema_text, str):
         return
     try:
-        properties = json.loads(schema_text).get("properties") or {}
-    except (ValueError, AttributeError):
+        properties = json.loads(schema_text).get("properties")
+    except (ValueError, AttributeError, RecursionError):
         return
+    if not isinstance(properties, dict):
+        return  # not a JSON Schema object: nothing is declared as JSON
     for key in properties:
         value = attributes.get(key)
         if isinstance(value, str) and value[:1] in ("{", "["):

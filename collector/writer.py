@@ -27,8 +27,9 @@ log = logging.getLogger("spyglass.writer")
 
 REMEMBERED_DIGESTS = 100_000
 
-# What a batch can fail with: the database refusing a value, or Arrow refusing to convert one.
-STORE_ERRORS = (duckdb.Error, pa.ArrowException)
+# What a batch can fail with: the database refusing a value, or Arrow refusing to convert one
+# (pyarrow raises its own errors, OverflowError, or TypeError/ValueError for an out-of-range value).
+STORE_ERRORS = (duckdb.Error, pa.ArrowException, OverflowError, ValueError, TypeError)
 
 
 @dataclass(frozen=True)
