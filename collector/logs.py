@@ -12,6 +12,7 @@ from typing import Any
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 
+from collector import genai
 from collector.anyvalue import any_value, key_values
 from collector.limits import MAX_MESSAGE_CHARS, MAX_NAME_CHARS, truncate
 from collector.resource import resource_columns, scope_columns, to_json
@@ -63,6 +64,7 @@ def log_row(record: LogRecord, base: dict[str, Any]) -> dict[str, Any]:
     return {
         **base,
         **http_columns(attributes),
+        **genai.EMPTY,
         "start_timestamp": timestamp_ns // 1000,
         "end_timestamp": timestamp_ns // 1000,
         "duration": 0.0,

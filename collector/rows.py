@@ -58,6 +58,14 @@ RECORD_SCHEMA = pa.schema(
         ("url_full", pa.string()),
         ("url_path", pa.string()),
         ("url_query", pa.string()),
+        ("gen_ai_provider", pa.string()),
+        ("gen_ai_model", pa.string()),
+        ("input_tokens", pa.int64()),
+        ("output_tokens", pa.int64()),
+        ("cache_read_tokens", pa.int64()),
+        ("cache_write_tokens", pa.int64()),
+        ("cost_usd", pa.float64()),
+        ("cost_source", pa.string()),
         ("created_at", _TS),
     ]
 )

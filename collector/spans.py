@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.anyvalue import key_values
+from collector.genai import genai_columns
 from collector.limits import (
     MAX_EVENTS,
     MAX_LINKS,
@@ -98,7 +99,9 @@ def span_row(span: Span, base: dict[str, Any]) -> dict[str, Any]:
     kind = "span"
     if span_type == "log":
         kind = "log"
-    elif span_type == "pending_span" and parent_span_id:
+    elif span_type == "pending_span":
+        if not parent_span_id:
+            raise ValueError("pending span without a parent span id: it does not say which span it stands for")
         # A logfire pending span stands for its OTLP parent, the real span that has not ended
         # yet: store it under the real span's id and the real span's parent (REFERENCE-SPANS.md).
         kind = "pending_span"
@@ -120,6 +123,7 @@ def span_row(span: Span, base: dict[str, Any]) -> dict[str, Any]:
     return {
         **base,
         **http_columns(attributes),
+        **genai_columns(attributes),
         "start_timestamp": start_ns // 1000,
         "end_timestamp": None if end_ns is None else end_ns // 1000,
         "duration": None if end_ns is None else (end_ns - start_ns) / 1e9,

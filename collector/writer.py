@@ -214,9 +214,10 @@ class Writer:
             cursor.execute("INSERT INTO stored_records SELECT * FROM new_records")
             if self._open_pending:
                 # The real spans have arrived: their pending stand-ins are no longer needed.
+                # The start time is part of the match: ids alone can repeat (Temporal after a crash).
                 cursor.execute(
-                    "DELETE FROM open_pending_spans WHERE (trace_id, span_id) IN "
-                    "(SELECT trace_id, span_id FROM new_records WHERE kind = 'span')"
+                    "DELETE FROM open_pending_spans WHERE (trace_id, span_id, start_timestamp) IN "
+                    "(SELECT trace_id, span_id, start_timestamp FROM new_records WHERE kind = 'span')"
                 )
             cursor.unregister("new_records")
         if pending:

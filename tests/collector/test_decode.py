@@ -1017,3 +1017,35 @@ def test_corrupted_protobuf_is_decoded_or_refused(signal):
         for _ in range(rng.randint(1, 3)):
             corrupted[rng.randrange(len(corrupted))] = rng.randrange(256)
         _decodes_or_refuses(signal, bytes(corrupted), "protobuf")
+
+
+def test_pending_span_without_parent_is_rejected_not_stored_as_a_finished_span():
+    orphan_pending = make_span("p", {"logfire.span_type": "pending_span"})
+    decoded = decode_spans(orphan_pending, make_span("kept"))
+    assert decoded.rejected == 1
+    assert "pending span without a parent span id" in decoded.error_message
+    assert [row["span_name"] for row in decoded.records] == ["kept"] and decoded.pending_spans == []
+
+
+@pytest.mark.parametrize(
+    "attrs, expected",
+    [
+        ({"gen_ai.operation.name": "chat", "gen_ai.provider.name": "openai", "gen_ai.request.model": "gpt-4o",
+          "gen_ai.response.model": "gpt-4o-2024-08-06", "gen_ai.usage.input_tokens": 120,
+          "gen_ai.usage.output_tokens": 30, "gen_ai.usage.cache_read.input_tokens": 100, "operation.cost": 0.0012},
+         ("openai", "gpt-4o-2024-08-06", 120, 30, 100, None, 0.0012, "reported")),
+        # an agent run repeats the run's usage: never counted again
+        ({"gen_ai.operation.name": "invoke_agent", "gen_ai.agent.name": "a", "gen_ai.usage.input_tokens": 120},
+         (None, None, None, None, None, None, None, None)),
+        # OpenInference LLM span, no cost reported
+        ({"openinference.span.kind": "LLM", "llm.system": "openai", "llm.model_name": "gpt-4o-mini",
+          "llm.token_count.prompt": 50, "llm.token_count.completion": 5, "llm.token_count.prompt_details.cache_read": 20},
+         ("openai", "gpt-4o-mini", 50, 5, 20, None, None, None)),
+        ({"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": "t"}, (None,) * 8),
+    ],
+)
+def test_model_call_columns(attrs, expected):
+    row = one_row(make_span("call", attrs))
+    columns = ("gen_ai_provider", "gen_ai_model", "input_tokens", "output_tokens", "cache_read_tokens",
+               "cache_write_tokens", "cost_usd", "cost_source")
+    assert tuple(row[c] for c in columns) == expected
