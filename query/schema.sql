@@ -46,6 +46,14 @@ CREATE TABLE IF NOT EXISTS stored_records (
     url_full VARCHAR,
     url_path VARCHAR,
     url_query VARCHAR,
+    gen_ai_provider VARCHAR,
+    gen_ai_model VARCHAR,
+    input_tokens BIGINT,
+    output_tokens BIGINT,
+    cache_read_tokens BIGINT,
+    cache_write_tokens BIGINT,
+    cost_usd DOUBLE,
+    cost_source VARCHAR,
     created_at TIMESTAMPTZ NOT NULL
 );
 
