@@ -19,7 +19,9 @@ from collector.writer import Writer
 from query.database import open_database
 from query.sandbox import harden_database
 from web.api import ApiError, api_error_response, api_router
+from web.live import live_router
 from web.pages import PageError, page_error_response, pages_router
+from web.trace_view import trace_router
 from web.settings import Settings
 
 log = logging.getLogger("spyglass")
@@ -50,6 +52,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
     app.include_router(otlp_router())
     app.include_router(api_router())
+    app.include_router(live_router())
+    app.include_router(trace_router())
     app.include_router(pages_router())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

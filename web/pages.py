@@ -28,13 +28,6 @@ def page_error_response(request: Request, error: PageError) -> HTMLResponse:
 def pages_router() -> APIRouter:
     router = APIRouter()
 
-    @router.get("/", response_class=HTMLResponse, name="home")
-    def home(request: Request):
-        with request.app.state.database.cursor() as cursor:
-            traces = reads.recent_traces(cursor)
-            total = reads.count_records(cursor)
-        return templates.TemplateResponse(request, "home.html", {"traces": traces, "total": total})
-
     @router.get("/explore", response_class=HTMLResponse, name="explore")
     def explore(request: Request, sql: str = ""):
         with request.app.state.database.cursor() as cursor:
@@ -44,14 +37,5 @@ def pages_router() -> APIRouter:
             "tables": tables, "examples": examples.EXAMPLES, "sql": sql or examples.EXAMPLES[0].sql,
             "limits": settings.query_limits,
         })
-
-    @router.get("/trace/{trace_id}", response_class=HTMLResponse, name="trace")
-    def trace(request: Request, trace_id: str, span: str = ""):
-        trace_id = trace_id.strip().lower()
-        with request.app.state.database.cursor() as cursor:
-            spans = reads.trace_records(cursor, trace_id)
-        if not spans:
-            raise PageError(f"no records with trace_id {trace_id!r}: it may not have arrived yet")
-        return templates.TemplateResponse(request, "trace.html", {"trace_id": trace_id, "spans": spans, "selected": span})
 
     return router
