@@ -159,8 +159,17 @@ def exception_columns(exception: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+_HTTP_KEYS = frozenset({
+    "http.target", "http.response.status_code", "http.status_code", "http.request.method", "http.method",
+    "http.route", "url.full", "http.url", "url.path", "url.query",
+})
+_NO_HTTP = dict.fromkeys(("http_method", "http_route", "http_response_status_code", "url_full", "url_path", "url_query"))
+
+
 def http_columns(attributes: dict[str, Any]) -> dict[str, Any]:
     """The http/url columns, from current or older HTTP semantic conventions."""
+    if _HTTP_KEYS.isdisjoint(attributes):
+        return _NO_HTTP  # most spans: skip ten lookups
     target = attributes.get("http.target")
     path, _, query = str(target).partition("?") if target is not None else (None, None, None)
     status = attributes.get("http.response.status_code", attributes.get("http.status_code"))
