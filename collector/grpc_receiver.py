@@ -24,11 +24,11 @@ def _retry_info(seconds: int) -> bytes:
     """google.rpc.RetryInfo{retry_delay: Duration}, which OTel exporters read from the
     `google.rpc.retryinfo-bin` trailer and then wait exactly that long.
 
-    The delay is drawn from [seconds, 2 * seconds): exporters refused together would otherwise all
-    come back at the same instant, and with a short queue most of them would be refused again
-    until they run out of retries (the Python exporter gives up after 6 tries or 10 s).
+    The delay is drawn from [seconds, seconds + 1): exporters refused together would otherwise all
+    come back at the same instant, and with a short queue most of them would be refused again until
+    they run out of tries (the Python exporter gives up after 6 tries or 10 s, so the spread stays small).
     """
-    delay = seconds * (1 + random.random())
+    delay = seconds + random.random()
     duration = Duration(seconds=int(delay), nanos=int(delay % 1 * 1e9)).SerializeToString()
     return b"\x0a" + bytes([len(duration)]) + duration  # field 1, length-delimited; a Duration is < 128 bytes
 

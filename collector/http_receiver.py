@@ -7,6 +7,7 @@ Retry-After when the writer is behind. The Ingestor is taken from `request.app.s
 """
 
 import json
+import random
 import zlib
 
 from fastapi import APIRouter, Request
@@ -125,7 +126,9 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
 
 def error_response(error: IngestError, encoding: str | None) -> Response:
     """An error as google.rpc.Status in the request's encoding (JSON when that is unknown)."""
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after else None
+    # Spread the retries: exporters wait exactly Retry-After, so one fixed value brings every
+    # refused client back at the same moment into the same full queue.
+    headers = {"Retry-After": str(error.retry_after + random.randint(0, 2))} if error.retry_after else None
     code = RPC_CODES.get(error.http_status, 3)
     if encoding == "protobuf":
         return Response(
@@ -144,8 +147,9 @@ def otlp_router() -> APIRouter:
         ingestor: Ingestor = request.app.state.ingestor
         encoding = None
         try:
-            ingestor.check_token(request.headers.get("authorization"))
+            # the encoding first, so that even a 401 answers in the request's encoding (OTLP.md item 8)
             encoding = request_encoding(request.headers.get("content-type"))
+            ingestor.check_token(request.headers.get("authorization"))
             body = await read_body(request, ingestor.max_body_bytes)
             outcome = await ingestor.export(signal, body, encoding)
         except IngestError as error:
