@@ -35,8 +35,14 @@ FORBIDDEN_FUNCTIONS = {
     "sniff_csv", "read_xlsx", "checkpoint", "force_checkpoint", "load_extension", "install_extension",
     "duckdb_secrets", "which_secret", "iceberg_scan", "delta_scan", "sqlite_scan", "postgres_scan",
     "postgres_query", "mysql_scan", "mysql_query", "read_avro", "read_duckdb",
+    # Runs a serialized SELECT on a connection of its own: outside the read-only transaction and
+    # the interrupt, and hidden from this walk (its SQL is a string).
+    "json_execute_serialized_sql",
 }
-FORBIDDEN_PREFIXES = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_")
+FORBIDDEN_PREFIXES = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_", "json_execute_")
+# `FROM '/etc/passwd'` or `FROM "data.csv"`: a quoted table name that DuckDB would hand to a file
+# reader (a replacement scan). Spyglass table names never contain these characters.
+_FILE_LIKE_TABLE = re.compile(r"[/\\.:]")
 
 _EXPLAIN_PREFIX = re.compile(r"^(?:\s|--[^\n]*(?:\n|$)|/\*.*?\*/)*EXPLAIN(?:\s+ANALY[SZ]E)?\b", re.I | re.S)
 
@@ -93,7 +99,10 @@ def check(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
     if len(statements) != 1:
         raise QueryRefused("one statement only", f"found {len(statements)} statements; send them one at a time")
     statement = statements[0]
-    kind = str(statement.type).rsplit(".", 1)[-1]
+    try:
+        kind = str(statement.type).rsplit(".", 1)[-1]
+    except ValueError:  # a type the Python enum does not know (UPDATE EXTENSIONS): not a SELECT either
+        kind = " ".join(statement.query.split()[:2]).upper()
     if kind not in ALLOWED_STATEMENTS:
         raise QueryRefused(
             "read-only statements only",
@@ -102,20 +111,28 @@ def check(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
     inner = statement.query
     if kind == "EXPLAIN":
         inner = _EXPLAIN_PREFIX.sub("", inner, count=1)
-    for name in sorted(_function_names(connection, inner)):
+    names, tables = _function_and_table_names(connection, inner)
+    for name in sorted(names):
         if name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_PREFIXES):
             raise QueryRefused(
                 "no file or dynamic-SQL functions",
                 f"{name}() is not allowed: queries may only read the Spyglass tables",
             )
+    for table in sorted(tables):
+        if _FILE_LIKE_TABLE.search(table):
+            raise QueryRefused(
+                "no file or dynamic-SQL functions",
+                f"FROM {table!r} reads a file: queries may only read the Spyglass tables",
+            )
     return kind
 
 
-def _function_names(connection: duckdb.DuckDBPyConnection, sql: str) -> set[str]:
+def _function_and_table_names(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[set[str], set[str]]:
     serialized = json.loads(connection.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if serialized.get("error"):
         raise QueryRefused("unverifiable query", serialized.get("error_message") or "the query could not be checked")
     names: set[str] = set()
+    tables: set[str] = set()
     stack = [serialized]
     while stack:
         node = stack.pop()
@@ -123,10 +140,12 @@ def _function_names(connection: duckdb.DuckDBPyConnection, sql: str) -> set[str]
             name = node.get("function_name")
             if isinstance(name, str):
                 names.add(name.lower())
+            if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
+                tables.add(node["table_name"])
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return names
+    return names, tables
 
 
 def run_query(connection: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> QueryResult:
@@ -159,6 +178,11 @@ def _execute(cursor: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> Que
         ) from None
     except duckdb.OutOfMemoryException as error:
         raise QueryRefused("memory limit", f"the query needed more than {limits.memory_limit}: {error}") from None
+    except duckdb.TransactionException as error:
+        if "read-only" not in str(error):
+            raise QueryRefused("database error", str(error)) from None
+        # A data-modifying CTE (WITH d AS (DELETE ... RETURNING *) SELECT ...) parses as a SELECT.
+        raise QueryRefused("read-only transaction", f"queries cannot change data: {error}") from None
     except duckdb.Error as error:
         raise QueryRefused("database error", str(error)) from None
     finally:

@@ -21,12 +21,22 @@ _ACCEPTED = {JSON: JSON, CSV: CSV, ARROW: ARROW, PARQUET: PARQUET, "application/
 
 
 def negotiate(accept: str | None) -> str:
-    """The first media type in an Accept header that we can produce; JSON when none is named."""
-    for part in (accept or "").split(","):
-        media_type = part.split(";", 1)[0].strip().lower()
-        if media_type in _ACCEPTED:
-            return _ACCEPTED[media_type]
-    return JSON
+    """The media type in an Accept header that we can produce, highest q first (ties: the order
+    given; q=0 means "not this one"); JSON when none is named."""
+    choices = []
+    for position, part in enumerate((accept or "").split(",")):
+        media_type, *params = (piece.strip().lower() for piece in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media_type in _ACCEPTED and quality > 0:
+            choices.append((-quality, position, _ACCEPTED[media_type]))
+    return min(choices)[2] if choices else JSON
 
 
 def json_value(value: Any) -> Any:
@@ -76,6 +86,8 @@ def to_csv(table: pa.Table) -> bytes:
 def _csv_cell(value: Any) -> Any:
     if value is None:
         return ""
+    if isinstance(value, bool):  # csv would write Python's True/False
+        return "true" if value else "false"
     if isinstance(value, (list, dict)):
         return dumps(value).decode()
     if isinstance(value, datetime):
