@@ -40,6 +40,15 @@ FORBIDDEN_FUNCTIONS = {
     "json_execute_serialized_sql",
 }
 FORBIDDEN_PREFIXES = ("read_", "parquet_", "sqlite_", "postgres_", "mysql_", "iceberg_", "delta_", "json_execute_")
+# Table functions are where files and dynamic SQL hide, so they are allowed by name; anything new
+# in a later DuckDB is refused until it is added here.
+ALLOWED_TABLE_FUNCTIONS = {
+    "range", "generate_series", "unnest", "json_each", "json_tree", "repeat", "repeat_row",
+    "duckdb_tables", "duckdb_views", "duckdb_columns", "duckdb_functions", "duckdb_types", "duckdb_schemas",
+    "duckdb_constraints", "duckdb_indexes", "duckdb_keywords", "duckdb_databases",
+    "pragma_table_info", "pragma_show", "pragma_storage_info", "pragma_database_size", "pragma_version",
+    "test_all_types",
+}
 # `FROM '/etc/passwd'` or `FROM "data.csv"`: a quoted table name that DuckDB would hand to a file
 # reader (a replacement scan). Spyglass table names never contain these characters.
 _FILE_LIKE_TABLE = re.compile(r"[/\\.:]")
@@ -111,13 +120,19 @@ def check(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
     inner = statement.query
     if kind == "EXPLAIN":
         inner = _EXPLAIN_PREFIX.sub("", inner, count=1)
-    names, tables = _function_and_table_names(connection, inner)
+    names, tables, table_functions = _function_and_table_names(connection, inner)
     for name in sorted(names):
         if name in FORBIDDEN_FUNCTIONS or name.startswith(FORBIDDEN_PREFIXES):
             raise QueryRefused(
                 "no file or dynamic-SQL functions",
                 f"{name}() is not allowed: queries may only read the Spyglass tables",
             )
+    for name in sorted(table_functions - ALLOWED_TABLE_FUNCTIONS):
+        raise QueryRefused(
+            "no file or dynamic-SQL functions",
+            f"{name}() is not an allowed table function: queries may only read the Spyglass tables "
+            f"(and {', '.join(sorted(ALLOWED_TABLE_FUNCTIONS))})",
+        )
     for table in sorted(tables):
         if _FILE_LIKE_TABLE.search(table):
             raise QueryRefused(
@@ -127,12 +142,14 @@ def check(connection: duckdb.DuckDBPyConnection, sql: str) -> str:
     return kind
 
 
-def _function_and_table_names(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[set[str], set[str]]:
+def _function_and_table_names(connection: duckdb.DuckDBPyConnection, sql: str) -> tuple[set[str], set[str], set[str]]:
+    """Every function name, table name and table-function name in the statement's parse tree."""
     serialized = json.loads(connection.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if serialized.get("error"):
         raise QueryRefused("unverifiable query", serialized.get("error_message") or "the query could not be checked")
     names: set[str] = set()
     tables: set[str] = set()
+    table_functions: set[str] = set()
     stack = [serialized]
     while stack:
         node = stack.pop()
@@ -140,12 +157,16 @@ def _function_and_table_names(connection: duckdb.DuckDBPyConnection, sql: str) -
             name = node.get("function_name")
             if isinstance(name, str):
                 names.add(name.lower())
+            if node.get("type") == "TABLE_FUNCTION":
+                function = (node.get("function") or {}).get("function_name")
+                if isinstance(function, str):
+                    table_functions.add(function.lower())
             if node.get("type") == "BASE_TABLE" and isinstance(node.get("table_name"), str):
                 tables.add(node["table_name"])
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
-    return names, tables
+    return names, tables, table_functions
 
 
 def run_query(connection: duckdb.DuckDBPyConnection, sql: str, limits: Limits) -> QueryResult:

@@ -204,8 +204,9 @@ HOSTILE = [
     ("pragma setting", "PRAGMA memory_limit = '10GB'", STATEMENT, "is not allowed"),
     ("pragma call", "PRAGMA enable_profiling", STATEMENT, "PRAGMA is not allowed"),
     ("pragma table_info", "PRAGMA table_info('records')", STATEMENT, "PRAGMA is not allowed"),
-    ("enable_logging()", "SELECT * FROM enable_logging()", DATABASE, "the configuration has been locked"),
-    ("enable_profiling()", "SELECT * FROM enable_profiling()", DATABASE, "the configuration has been locked"),
+    ("enable_logging()", "SELECT * FROM enable_logging()", FILES, "enable_logging() is not an allowed table function"),
+    ("enable_profiling()", "SELECT * FROM enable_profiling()", FILES, "enable_profiling() is not an allowed table function"),
+    ("write_log()", "SELECT * FROM write_log('x')", FILES, "is not an allowed table function"),
     # Writing the database.
     ("create table", "CREATE TABLE x (a INT)", STATEMENT, "CREATE is not allowed"),
     ("create temp table", "CREATE TEMP TABLE t AS SELECT 1", STATEMENT, "CREATE is not allowed"),
@@ -262,7 +263,7 @@ HOSTILE = [
     ("blank", " \n\t ", EMPTY, "write a SELECT statement"),
     ("syntax", "SELEC 1", SYNTAX, "syntax error"),
     ("describe a table function", "DESCRIBE read_csv('/etc/passwd')", SYNTAX, "syntax error"),
-    ("fullwidth letters are another name", "SELECT * FROM ｒｅａｄ_csv('/etc/passwd')", DATABASE, "does not exist"),
+    ("fullwidth letters are another name", "SELECT * FROM ｒｅａｄ_csv('/etc/passwd')", FILES, "is not an allowed table function"),
     # Running unbounded.
     ("infinite recursive cte", "WITH RECURSIVE t(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM t) SELECT count(*) FROM t",
      TIME, "stopped after 1 s"),
