@@ -18,15 +18,6 @@ def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
 
-def recent_traces(cursor: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
-    """The newest traces by arrival, with root message, service, duration and counts."""
-    return _dicts(cursor.execute(sql("recent_traces"), {"limit": limit}))
-
-
-def count_records(cursor: duckdb.DuckDBPyConnection) -> int:
-    return cursor.execute("SELECT count(*) FROM records").fetchone()[0]
-
-
 def stats(cursor: duckdb.DuckDBPyConnection) -> dict:
     """Row counts per table and kind: what the home page and bench/ingest.py poll."""
     kinds = dict(cursor.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
@@ -69,43 +60,3 @@ def save_query(cursor: duckdb.DuckDBPyConnection, name: str, query_sql: str) -> 
 def delete_saved_query(cursor: duckdb.DuckDBPyConnection, name: str) -> bool:
     return cursor.execute("DELETE FROM saved_queries WHERE name = ?", [name]).fetchone()[0] > 0
 
-
-def trace_records(cursor: duckdb.DuckDBPyConnection, trace_id: str, limit: int = 20_000) -> list[dict]:
-    """The records of one trace in tree order (depth-first by start time), each with its depth.
-
-    Records whose parent is not in the trace are roots, marked `orphan`. Shared span ids and
-    parent cycles cannot loop: each record is placed once.
-    """
-    records = _dicts(cursor.execute(sql("trace_records"), {"trace_id": trace_id, "limit": limit}))
-    children: dict[str | None, list[int]] = {}
-    ids = {r["span_id"] for r in records}
-    for index, record in enumerate(records):
-        parent = record["parent_span_id"] if record["parent_span_id"] in ids else None
-        record["orphan"] = record["parent_span_id"] is not None and parent is None
-        children.setdefault(parent, []).append(index)
-    ordered: list[dict] = []
-    placed: set[int] = set()
-
-    def visit(start: int) -> None:
-        stack = [(start, 0)]
-        while stack:
-            index, depth = stack.pop()
-            if index in placed:
-                continue
-            placed.add(index)
-            record = records[index]
-            record["depth"] = depth
-            ordered.append(record)
-            if record["kind"] == "log":
-                continue  # a log's span_id is its own; nothing hangs under it
-            for child in reversed(children.get(record["span_id"], [])):
-                if child not in placed:
-                    stack.append((child, depth + 1))
-
-    for root in children.get(None, []):
-        visit(root)
-    for index in range(len(records)):  # whatever sits in a parent cycle
-        if index not in placed:
-            records[index]["orphan"] = True
-            visit(index)
-    return ordered

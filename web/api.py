@@ -9,9 +9,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from collector.errors import IngestError
-from query import reads
+from query import live, reads
 from query.sandbox import Limits, QueryRefused, check, run_query
 from web import results
+from web.live import since_delta
 
 
 class ApiError(Exception):
@@ -102,7 +103,7 @@ def bounded_sql(sql: str, min_timestamp: str | None, max_timestamp: str | None, 
     return (
         f"WITH records AS (SELECT * FROM main.records WHERE {' AND '.join(record_filters)}), "
         f"metrics AS (SELECT * FROM main.metrics WHERE {' AND '.join(metric_filters)}) "
-        f"SELECT * FROM ({inner}){limit_clause}"
+        f"SELECT * FROM ({inner}\n){limit_clause}"  # the newline ends a trailing -- comment
     )
 
 
@@ -120,10 +121,7 @@ def api_router() -> APIRouter:
     @router.post("/v2/query")
     async def logfire_query(request: Request) -> Response:
         """The endpoint logfire's LogfireQueryClient calls (query_json_rows, query_arrow, query_csv)."""
-        try:
-            request.app.state.ingestor.check_token(request.headers.get("authorization"))
-        except IngestError as error:
-            raise ApiError(str(error), status=401) from None
+        _check_read_token(request)
         body = await _json_body(request)
         sql = _sql_of(body)
         limit = body.get("limit")
@@ -150,6 +148,7 @@ def api_router() -> APIRouter:
     @router.get("/v1/read-token-info")
     def read_token_info(request: Request) -> dict:
         """What LogfireQueryClient.info() asks for."""
+        _check_read_token(request)
         return {"organization_name": "spyglass", "project_name": "spyglass"}
 
     @router.get("/api/schema")
@@ -174,7 +173,7 @@ def api_router() -> APIRouter:
             reads.save_query(cursor, name.strip()[:200], sql)
         return {"name": name.strip()[:200], "sql": sql}
 
-    @router.delete("/api/saved-queries/{name}")
+    @router.delete("/api/saved-queries/{name:path}")  # names may contain "/"
     def delete_saved_query(request: Request, name: str) -> dict:
         with request.app.state.database.cursor() as cursor:
             if not reads.delete_saved_query(cursor, name):
@@ -187,11 +186,27 @@ def api_router() -> APIRouter:
             return {**reads.stats(cursor), "queued_rows": request.app.state.ingestor.writer.queued_rows}
 
     @router.get("/api/traces")
-    def traces(request: Request, limit: int = 50) -> list[dict]:
-        with request.app.state.database.cursor() as cursor:
-            return reads.recent_traces(cursor, min(max(limit, 1), 1000))
+    def traces(request: Request, response: Response, limit: int = 50, offset: int = 0, where: str = "",
+               service: str = "", errors: bool = False, since: str = "all") -> list[dict]:
+        """Traces newest first under the live view's filters (docs/ui.md); X-Spyglass-Total counts all matches."""
+        try:
+            trace_filter = live.TraceFilter(where, service, errors, since_delta(since))
+            page = live.trace_page(request.app.state.database, trace_filter, request.app.state.settings.query_limits,
+                                   min(max(limit, 1), 1000), max(offset, 0))
+        except QueryRefused as refused:
+            raise ApiError(str(refused), rule=refused.rule) from None
+        response.headers["X-Spyglass-Total"] = str(page.total)
+        return page.traces
 
     return router
+
+
+def _check_read_token(request: Request) -> None:
+    """LogfireQueryClient sends its read token as `Authorization`; with --token it must match."""
+    try:
+        request.app.state.ingestor.check_token(request.headers.get("authorization"))
+    except IngestError as error:
+        raise ApiError(str(error), status=401) from None
 
 
 def _check_only(request: Request, sql: str) -> None:

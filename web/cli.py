@@ -83,11 +83,44 @@ def query(args) -> int:
     return 0
 
 
+def _import_parser(subparsers) -> None:
+    load = subparsers.add_parser(
+        "import", help="load OTLP/JSON exports (one per file, or JSON lines of them) into a running server"
+    )
+    load.add_argument("files", nargs="+", metavar="FILE",
+                      help="OTLP/JSON ExportTrace/Logs/MetricsServiceRequest, or JSON lines of them; - reads stdin")
+    load.add_argument("--url", default=os.environ.get("SPYGLASS_URL", "http://127.0.0.1:4318"),
+                      help="server to send to [env SPYGLASS_URL, default http://127.0.0.1:4318]")
+    load.add_argument("--token", default=os.environ.get("SPYGLASS_TOKEN"),
+                      help="the server's --token, if it has one [env SPYGLASS_TOKEN]")
+
+
+def import_file(args) -> int:
+    """Send each file's requests to the server; 0 when all was stored, 1 when some was rejected,
+    2 when a file could not be used or no server answered."""
+    from web.importer import ImportFailed, import_path
+
+    status = 0
+    for path in args.files:
+        try:
+            totals = import_path(path, args.url, args.token)
+        except ImportFailed as error:
+            print(f"spyglass import: {error}", file=sys.stderr)
+            return 2
+        for problem in totals.problems:
+            print(f"spyglass import: {problem}", file=sys.stderr)
+        print(f"{path}: {totals.summary()}")
+        if totals.problems:
+            status = 1
+    return status
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spyglass", description="Self-hosted OTLP backend and trace viewer.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
     _query_parser(subparsers)
+    _import_parser(subparsers)
     subparsers.add_parser("settings", help="print the settings table (Markdown)")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -95,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         return serve(flags)
     if args.command == "query":
         return query(args)
+    if args.command == "import":
+        return import_file(args)
     if args.command == "settings":
         print(settings_markdown())
         return 0
