@@ -54,6 +54,19 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
+_STARTED: list[Server] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_server_outlives_the_tests():
+    """A test that fails halfway must not leave its server running (and holding ports and files)."""
+    yield
+    for server in _STARTED:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.wait()
+
+
 def start_server(db: Path, *extra: str, env: dict | None = None) -> Server:
     port, grpc_port = free_port(), free_port()
     log = db.with_suffix(f".{port}.log")
@@ -66,6 +79,7 @@ def start_server(db: Path, *extra: str, env: dict | None = None) -> Server:
         env={**os.environ, **(env or {})},
     )
     server = Server(process, db, port, grpc_port, log)
+    _STARTED.append(server)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
