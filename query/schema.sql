@@ -2,7 +2,9 @@
 -- users' queries run unchanged; docs/schema.md documents every column.
 -- collector/rows.py declares the same columns in the same order for the writer's Arrow batches.
 
--- Every finished span and every log record. Append-only.
+-- Every finished span and every log record. Append-only. The large text columns use zstd: agent
+-- traces carry kilobytes of message JSON per span, which zstd stores in about a tenth of the space
+-- of the default string compression (bench/ingest.py; docs/performance.md).
 CREATE TABLE IF NOT EXISTS stored_records (
     start_timestamp TIMESTAMPTZ NOT NULL,
     end_timestamp TIMESTAMPTZ,
@@ -14,15 +16,15 @@ CREATE TABLE IF NOT EXISTS stored_records (
     level UTINYINT,
     span_name VARCHAR,
     message VARCHAR,
-    log_body VARCHAR,
-    attributes JSON,
+    log_body VARCHAR USING COMPRESSION zstd,
+    attributes JSON USING COMPRESSION zstd,
     attributes_json_schema VARCHAR,
     tags VARCHAR[],
     otel_status_code VARCHAR,
     otel_status_message VARCHAR,
     otel_span_kind VARCHAR,
-    otel_events JSON,
-    otel_links JSON,
+    otel_events JSON USING COMPRESSION zstd,
+    otel_links JSON USING COMPRESSION zstd,
     otel_scope_name VARCHAR,
     otel_scope_version VARCHAR,
     otel_scope_attributes JSON,
@@ -39,7 +41,7 @@ CREATE TABLE IF NOT EXISTS stored_records (
     is_exception BOOLEAN,
     exception_type VARCHAR,
     exception_message VARCHAR,
-    exception_stacktrace VARCHAR,
+    exception_stacktrace VARCHAR USING COMPRESSION zstd,
     http_method VARCHAR,
     http_route VARCHAR,
     http_response_status_code BIGINT,
@@ -90,8 +92,8 @@ CREATE TABLE IF NOT EXISTS metrics (
     exp_histogram_positive_bucket_counts_offset BIGINT,
     exp_histogram_negative_bucket_counts BIGINT[],
     exp_histogram_negative_bucket_counts_offset BIGINT,
-    exemplars JSON,
-    attributes JSON,
+    exemplars JSON USING COMPRESSION zstd,
+    attributes JSON USING COMPRESSION zstd,
     otel_scope_name VARCHAR,
     otel_scope_version VARCHAR,
     otel_scope_attributes JSON,
@@ -137,3 +139,90 @@ CREATE OR REPLACE MACRO level_name(number) AS
     CASE WHEN number >= 21 THEN 'fatal' WHEN number >= 17 THEN 'error' WHEN number >= 13 THEN 'warn'
          WHEN number >= 10 THEN 'notice' WHEN number >= 9 THEN 'info' WHEN number >= 5 THEN 'debug'
          WHEN number >= 1 THEN 'trace' END;
+
+-- One row per model call (docs/schema.md): the finished spans that have model-call columns (see
+-- collector/genai.py), less a span that repeats its parent call's tokens (a provider SDK's own span
+-- under a framework's, e.g. `anthropic.messages.create` under pydantic-ai's `chat`), with the
+-- finish reason, how many tools the model asked for, the error, and the agent run the call belongs
+-- to: the nearest of its four closest ancestors that is a pydantic-ai agent run. JSON is read only
+-- from the calls and the agent runs, never from every record: attributes holding messages are large.
+CREATE OR REPLACE VIEW llm_calls AS
+WITH
+calls AS (
+    SELECT trace_id, span_id, parent_span_id, span_name, input_tokens, output_tokens
+    FROM records
+    WHERE kind = 'span'
+      AND (gen_ai_provider IS NOT NULL OR gen_ai_model IS NOT NULL OR input_tokens IS NOT NULL OR output_tokens IS NOT NULL)
+),
+agent_runs AS (  -- pydantic-ai's agent run spans: `invoke_agent {agent}`, `agent run` before instrumentation version 3
+    SELECT trace_id, span_id,
+           any_value(CASE WHEN span_name LIKE 'invoke_agent %' THEN substr(span_name, 14)
+                          ELSE coalesce(attributes->>'gen_ai.agent.name', attributes->>'agent_name') END) AS agent_name,
+           any_value(attributes->>'gen_ai.conversation.id') AS conversation_id
+    FROM records
+    WHERE kind != 'log' AND (span_name LIKE 'invoke_agent %' OR span_name = 'agent run')
+    GROUP BY trace_id, span_id
+),
+trace_spans AS (  -- the spans of the calls' traces, once per id, with their parent and whether they are agent runs
+    SELECT l.trace_id, l.span_id, l.parent_span_id, a.span_id IS NOT NULL AS is_agent, a.agent_name, a.conversation_id
+    FROM (
+        SELECT trace_id, span_id, any_value(parent_span_id) AS parent_span_id
+        FROM records
+        WHERE kind != 'log' AND trace_id IN (SELECT trace_id FROM calls)
+        GROUP BY trace_id, span_id
+    ) AS l
+    LEFT JOIN agent_runs AS a ON a.trace_id = l.trace_id AND a.span_id = l.span_id
+),
+runs AS (  -- the nearest agent run among the call's four closest ancestors
+    SELECT c.trace_id, c.span_id AS call_span_id,
+           CASE WHEN p1.is_agent THEN p1.span_id WHEN p2.is_agent THEN p2.span_id
+                WHEN p3.is_agent THEN p3.span_id WHEN p4.is_agent THEN p4.span_id END AS agent_span_id,
+           CASE WHEN p1.is_agent THEN p1.agent_name WHEN p2.is_agent THEN p2.agent_name
+                WHEN p3.is_agent THEN p3.agent_name WHEN p4.is_agent THEN p4.agent_name END AS agent_name,
+           CASE WHEN p1.is_agent THEN p1.conversation_id WHEN p2.is_agent THEN p2.conversation_id
+                WHEN p3.is_agent THEN p3.conversation_id WHEN p4.is_agent THEN p4.conversation_id END AS conversation_id
+    FROM (SELECT DISTINCT trace_id, span_id, parent_span_id FROM calls) AS c
+    LEFT JOIN trace_spans AS p1 ON p1.trace_id = c.trace_id AND p1.span_id = c.parent_span_id
+    LEFT JOIN trace_spans AS p2 ON p2.trace_id = p1.trace_id AND p2.span_id = p1.parent_span_id AND NOT p1.is_agent
+    LEFT JOIN trace_spans AS p3 ON p3.trace_id = p2.trace_id AND p3.span_id = p2.parent_span_id AND NOT p2.is_agent
+    LEFT JOIN trace_spans AS p4 ON p4.trace_id = p3.trace_id AND p4.span_id = p3.parent_span_id AND NOT p3.is_agent
+),
+repeats AS (  -- calls recorded again by an inner layer: same tokens as the parent call
+    SELECT DISTINCT c.trace_id, c.span_id
+    FROM calls AS c
+    JOIN calls AS p ON p.trace_id = c.trace_id AND p.span_id = c.parent_span_id
+    WHERE p.input_tokens IS NOT DISTINCT FROM c.input_tokens AND p.output_tokens IS NOT DISTINCT FROM c.output_tokens
+      AND c.span_name NOT LIKE 'model request attempt%'
+)
+SELECT
+    m.trace_id,
+    m.span_id,
+    m.start_timestamp,
+    m.duration,
+    m.service_name,
+    m.span_name,
+    m.gen_ai_provider AS provider,
+    m.gen_ai_model AS model,
+    m.input_tokens,
+    m.output_tokens,
+    m.cache_read_tokens,
+    m.cache_write_tokens,
+    m.cost_usd,
+    m.cost_source,
+    coalesce(nullif(array_to_string(json_extract_string(m.attributes, '$."gen_ai.response.finish_reasons"[*]'), ','), ''),
+             nullif(array_to_string(json_extract_string(m.attributes->>'events', '$[*].finish_reason'), ','), '')) AS finish_reason,
+    CAST(coalesce(len(list_filter(json_extract_string(m.attributes->>'gen_ai.output.messages', '$[*].parts[*].type'),
+                                  lambda t: t = 'tool_call')),
+                  len(json_extract_string(m.attributes->>'events', '$[*].message.tool_calls[*].id')),  -- version 1
+                  0) AS BIGINT) AS tool_calls,
+    coalesce(r.agent_name, m.attributes->>'gen_ai.agent.name') AS agent_name,
+    r.agent_span_id,
+    coalesce(r.conversation_id, m.attributes->>'gen_ai.conversation.id') AS conversation_id,
+    CASE WHEN m.otel_status_code = 'ERROR' OR m.level >= level_num('error')
+         THEN coalesce(m.exception_type || ': ' || m.exception_message, m.otel_status_message, m.exception_type, 'error') END AS error
+FROM records AS m
+LEFT JOIN runs AS r ON r.trace_id = m.trace_id AND r.call_span_id = m.span_id
+LEFT JOIN repeats AS d ON d.trace_id = m.trace_id AND d.span_id = m.span_id
+WHERE m.kind = 'span'
+  AND (m.gen_ai_provider IS NOT NULL OR m.gen_ai_model IS NOT NULL OR m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL)
+  AND d.span_id IS NULL;

@@ -219,3 +219,27 @@ def test_pending_span_arriving_after_its_real_span_is_not_shown(db):
     run(main())
     assert db.execute("SELECT kind FROM records WHERE span_name = 'late pending'").fetchall() == [("span",)]
     assert db.execute("SELECT kind FROM records WHERE span_name = 'same batch'").fetchall() == [("span",)]
+
+
+def test_wal_is_checkpointed_in_the_background_while_writes_go_on(tmp_path):
+    database = open_database(tmp_path / "ckpt.duckdb")
+    wal = tmp_path / "ckpt.duckdb.wal"
+    trace = os.urandom(16)
+
+    async def main():
+        async with Writer(database, checkpoint_wal_bytes=1) as writer:
+            await writer.write("traces", "first", decoded_of(make_span(trace, os.urandom(8), "before")))
+            assert wal.exists() and wal.stat().st_size > 0  # committed to the WAL, not yet checkpointed
+            for _ in range(100):  # the checkpointer looks once a second
+                await asyncio.sleep(0.1)
+                if not wal.exists() or wal.stat().st_size == 0:
+                    break
+            checkpointed = not wal.exists() or wal.stat().st_size == 0
+            await writer.write("traces", "second", decoded_of(make_span(trace, os.urandom(8), "after")))
+            return checkpointed
+
+    try:
+        assert run(main()), "the WAL was never checkpointed while the writer ran"
+        assert count(database, "SELECT count(*) FROM records WHERE span_name IN ('before', 'after')") == 2
+    finally:
+        database.close()

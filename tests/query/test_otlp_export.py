@@ -24,7 +24,7 @@ def stored(row: dict) -> dict:
     """A decoded row as query/trace.py's export_records returns it from the database."""
     record = dict(row, start_us=row["start_timestamp"], end_us=row["end_timestamp"])
     for column in JSON_COLUMNS:
-        if isinstance(record.get(column), str):
+        if isinstance(record.get(column), (str, bytes)):  # the decoders hand JSON columns over as UTF-8 bytes
             record[column] = json.loads(record[column])
     return record
 
