@@ -20,8 +20,14 @@ def json_bytes(value: Any) -> bytes:
     except TypeError:
         # orjson refuses integers past 64 bits and lone surrogates; both can only come from JSON
         # text parsed out of an attribute. DuckDB refuses lone surrogates too, so replace them.
-        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_plain)
         return LONE_SURROGATE.sub("\ufffd", text).encode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, orjson.Fragment):  # JSON text embedded as it came (collector/spans.py)
+        return json.loads(value.contents)
+    return str(value)
 
 
 def json_text(value: Any) -> str:

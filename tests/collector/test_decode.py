@@ -1049,3 +1049,18 @@ def test_model_call_columns(attrs, expected):
     columns = ("gen_ai_provider", "gen_ai_model", "input_tokens", "output_tokens", "cache_read_tokens",
                "cache_write_tokens", "cost_usd", "cost_source")
     assert tuple(row[c] for c in columns) == expected
+
+
+def test_json_attributes_are_stored_parsed_from_their_original_text():
+    schema = json.dumps({"type": "object", "properties": {"msgs": {"type": "array"}, "big": {"type": "array"},
+                                                          "bad": {"type": "object"}}})
+    row = one_row(make_span("s", {
+        "logfire.json_schema": schema,
+        "msgs": '[{"role": "user", "content": "h\\u00e9llo"}]',
+        "big": "[123456789012345678901234567890]",  # past 64 bits: embedded as it came
+        "bad": "{not json",
+    }))
+    attributes = json.loads(row["attributes"])
+    assert attributes["msgs"] == [{"role": "user", "content": "héllo"}]
+    assert attributes["big"] == [123456789012345678901234567890]
+    assert attributes["bad"] == "{not json"
