@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 # opentelemetry-exporter-otlp-json-http pins older opentelemetry packages than the other
 # exporters, so the JSON exporter used by the tests lives in a virtualenv of its own.
 JSON_VENV := .venv-json
+# pydantic-ai 2.x sends instrumentation versions 2 to 6 only; version 1 needs pydantic-ai 1.x, which
+# pins older genai-prices (price data without the newest models), so it has a virtualenv of its own.
+PAI1_VENV := .venv-pai1
 
 .PHONY: run test install test-deps chromium bench clean
 
@@ -19,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed chromium
+test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed $(PAI1_VENV)/.installed chromium
 
 # Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
 chromium:
@@ -35,6 +38,12 @@ $(JSON_VENV)/.installed:
 	test -x $(JSON_VENV)/bin/python || $(PYTHON) -m venv $(JSON_VENV)
 	$(JSON_VENV)/bin/python -m pip install -q --upgrade pip
 	$(JSON_VENV)/bin/python -m pip install -q opentelemetry-sdk opentelemetry-exporter-otlp-json-http
+	touch $@
+
+$(PAI1_VENV)/.installed:
+	test -x $(PAI1_VENV)/bin/python || $(PYTHON) -m venv $(PAI1_VENV)
+	$(PAI1_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PAI1_VENV)/bin/python -m pip install -q 'pydantic-ai-slim==1.107.*' 'genai-prices==0.0.73' opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 	touch $@
 
 test: test-deps

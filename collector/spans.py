@@ -15,7 +15,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
 from collector.anyvalue import key_values
-from collector.genai import genai_columns
+from collector.genai import drop_duplicate_calls, genai_columns
 from collector.limits import (
     MAX_EVENTS,
     MAX_LINKS,
@@ -84,6 +84,7 @@ def decode_traces(request: ExportTraceServiceRequest, received_at_us: int) -> De
                     out.pending_spans.append(row)
                 else:
                     out.records.append(row)
+    drop_duplicate_calls(out.records)
     return out
 
 
@@ -125,7 +126,7 @@ def span_row(span: Span, base: dict[str, Any]) -> dict[str, Any]:
     return {
         **base,
         **http_columns(attributes),
-        **genai_columns(attributes),
+        **genai_columns(attributes, start_ns),
         "start_timestamp": start_ns // 1000,
         "end_timestamp": None if end_ns is None else end_ns // 1000,
         "duration": None if end_ns is None else (end_ns - start_ns) / 1e9,

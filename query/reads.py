@@ -32,6 +32,7 @@ TABLE_NOTES = {
     "open_pending_spans": "logfire pending spans whose real span has not arrived",
     "ingested_requests": "one row per stored export request (retry detection)",
     "saved_queries": "queries saved from the explore page",
+    "llm_calls": "one row per model call: tokens, cost, finish reason, agent (a view)",
 }
 
 
