@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 
+from query import llm_messages
 from query.reads import sql
 
 MAX_TREE_ROWS = 50_000
@@ -391,6 +392,17 @@ def record(cursor: duckdb.DuckDBPyConnection, trace_id: str, row: str) -> dict[s
             if isinstance(link, dict):
                 link["stored"] = (link.get("trace_id"), link.get("span_id")) in stored
     return result
+
+
+def conversation(cursor: duckdb.DuckDBPyConnection, trace_id: str, found: dict[str, Any]) -> dict[str, Any] | None:
+    """The LLM conversation of one record (see query/llm_messages.py), reading the log records
+    under it only for a model-call span whose messages may have been sent as logs."""
+    logs: list[dict[str, Any]] = []
+    if llm_messages.wants_logs(found):
+        logs = _dicts(cursor.execute(sql("trace_span_logs"), {
+            "trace_id": trace_id, "span_id": found["span_id"], "limit": llm_messages.MAX_LOG_RECORDS,
+        }))
+    return llm_messages.conversation(found, logs)
 
 
 def stored_spans(cursor: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:

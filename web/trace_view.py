@@ -156,12 +156,15 @@ def trace_router() -> APIRouter:
 
     @router.get("/api/trace/{trace_id}/span/{row}", name="trace_span")
     def trace_span(request: Request, trace_id: str, row: str) -> Response:
-        """Every column of one record; `row` is its span id, with `-n` for the n-th other row sharing it."""
+        """Every column of one record; `row` is its span id, with `-n` for the n-th other row sharing it.
+        `conversation`: its LLM messages, tool call or agent run (query/llm_messages.py), or null."""
         trace_id = api_trace_id(trace_id)
         if trace.parse_row_id(row) is None:
             raise ApiError(f"a row id is a 16-hex-character span id, optionally followed by -n; got {row[:80]!r}")
         with request.app.state.database.cursor() as cursor:
             found = trace.record(cursor, trace_id, row)
+            if found is not None:
+                found["conversation"] = trace.conversation(cursor, trace_id, found)
         if found is None:
             raise ApiError(f"no record {row!r} in trace {trace_id!r}", status=404)
         found["duration_label"] = "running" if found["end_us"] is None else duration(found["duration"])

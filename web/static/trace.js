@@ -654,6 +654,8 @@
     fact(facts, "Status", record.otel_status_code + (record.otel_status_message ? ": " + record.otel_status_message : ""));
     if (record.tags && record.tags.length) fact(facts, "Tags", record.tags.join(", "));
     root.append(facts);
+    // model calls, agent runs and tool calls: the conversation as a chat (llm_panel.js)
+    if (record.conversation && window.SpyglassLLM) root.append(window.SpyglassLLM.panel(record.conversation));
 
     if (record.is_exception || record.exception_type) {
       const box = h("div", { class: "exception-box", id: "detail-exception" },
