@@ -160,3 +160,31 @@ def records_table(rows: list[dict]) -> pa.Table:
 def metrics_table(rows: list[dict]) -> pa.Table:
     """Rows from the metrics decoder (dicts with exactly METRIC_COLUMNS as keys) as one Arrow table."""
     return _table(rows, METRIC_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request's rows as Arrow tables, ready for the writer: small to pickle, so decoding can
+    run in another process and hand its result over cheaply."""
+
+    records: pa.Table | None
+    pending_spans: pa.Table | None
+    metrics: pa.Table | None
+    rejected: int
+    error_message: str
+
+    @property
+    def row_count(self) -> int:
+        return sum(t.num_rows for t in (self.records, self.pending_spans, self.metrics) if t is not None)
+
+
+def to_batch(decoded: Decoded) -> Batch:
+    """Decoded rows -> Arrow tables. Raises pyarrow errors (or OverflowError) for a value a column
+    cannot hold; the decoders make that rare, and the receiver refuses that one request."""
+    return Batch(
+        records_table(decoded.records) if decoded.records else None,
+        records_table(decoded.pending_spans) if decoded.pending_spans else None,
+        metrics_table(decoded.metrics) if decoded.metrics else None,
+        decoded.rejected,
+        decoded.error_message,
+    )

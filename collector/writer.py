@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from collector.errors import BadRequest, Overloaded
-from collector.rows import Decoded, metrics_table, records_table
+from collector.rows import Batch
 
 log = logging.getLogger("spyglass.writer")
 
@@ -49,12 +49,12 @@ class Outcome:
 class _Job:
     signal: str
     digest: str
-    decoded: Decoded
+    batch: Batch
     future: asyncio.Future
 
     @property
     def rows(self) -> int:
-        return self.decoded.row_count
+        return self.batch.row_count
 
 
 class Writer:
@@ -136,17 +136,17 @@ class Writer:
     def queued_rows(self) -> int:
         return self._queued_rows
 
-    async def write(self, signal: str, digest: str, decoded: Decoded) -> Outcome:
+    async def write(self, signal: str, digest: str, batch: Batch) -> Outcome:
         """Queue a decoded request and wait until it is committed (or recognised as a retry)."""
         if self._closing:
             raise Overloaded("Spyglass is shutting down; retry in a few seconds", retry_after=5)
-        rows = decoded.row_count
+        rows = batch.row_count
         if self._queued_rows and self._queued_rows + rows > self._max_queued_rows:
             raise Overloaded(
                 f"the writer is behind ({self._queued_rows} rows queued, limit {self._max_queued_rows}); retry in a second"
             )
         self._queued_rows += rows
-        job = _Job(signal, digest, decoded, asyncio.get_running_loop().create_future())
+        job = _Job(signal, digest, batch, asyncio.get_running_loop().create_future())
         self._queue.put_nowait(job)
         # shield: a client that hangs up must not cancel a commit other requests share
         return await asyncio.shield(job.future)
@@ -238,7 +238,7 @@ class Writer:
         return results  # type: ignore[return-value]
 
     def _remember(self, job: _Job) -> Outcome:
-        outcome = Outcome(job.rows, job.decoded.rejected, job.decoded.error_message)
+        outcome = Outcome(job.rows, job.batch.rejected, job.batch.error_message)
         self._seen[job.digest] = outcome
         if len(self._seen) > REMEMBERED_DIGESTS:
             self._seen.popitem(last=False)
@@ -255,12 +255,12 @@ class Writer:
             return
         cursor = self._cursor
         assert cursor is not None
-        records = [row for job in jobs for row in job.decoded.records]
-        pending = [row for job in jobs for row in job.decoded.pending_spans]
-        metrics = [row for job in jobs for row in job.decoded.metrics]
+        records = _concat([job.batch.records for job in jobs])
+        pending = _concat([job.batch.pending_spans for job in jobs])
+        metrics = _concat([job.batch.metrics for job in jobs])
         cursor.begin()
-        if records:
-            cursor.register("new_records", records_table(records))
+        if records is not None:
+            cursor.register("new_records", records)
             cursor.execute("INSERT INTO stored_records SELECT * FROM new_records")
             if self._open_pending:
                 # The real spans have arrived: their pending stand-ins are no longer needed.
@@ -270,10 +270,10 @@ class Writer:
                     "(SELECT trace_id, span_id, start_timestamp FROM new_records WHERE kind = 'span')"
                 )
             cursor.unregister("new_records")
-        if pending:
+        if pending is not None:
             self._store_pending(cursor, pending)
-        if metrics:
-            cursor.register("new_metrics", metrics_table(metrics))
+        if metrics is not None:
+            cursor.register("new_metrics", metrics)
             cursor.execute("INSERT INTO metrics SELECT * FROM new_metrics")
             cursor.unregister("new_metrics")
         cursor.register(
@@ -283,8 +283,8 @@ class Writer:
                     "digest": [job.digest for job in jobs],
                     "signal": [job.signal for job in jobs],
                     "accepted": [job.rows for job in jobs],
-                    "rejected": [job.decoded.rejected for job in jobs],
-                    "error_message": [job.decoded.error_message or None for job in jobs],
+                    "rejected": [job.batch.rejected for job in jobs],
+                    "error_message": [job.batch.error_message or None for job in jobs],
                 }
             ),
         )
@@ -294,21 +294,22 @@ class Writer:
         if pending or self._open_pending:
             self._open_pending = cursor.execute("SELECT count(*) FROM open_pending_spans").fetchone()[0]
 
-    def _store_pending(self, cursor: duckdb.DuckDBPyConnection, pending: list[dict]) -> None:
+    def _store_pending(self, cursor: duckdb.DuckDBPyConnection, pending: pa.Table) -> None:
         """Store pending spans, except those whose real span is already stored (it came first)."""
-        cursor.register("new_pending", records_table(pending))
+        cursor.register("new_pending", pending)
         # start_timestamp is part of the join so DuckDB can skip row groups by their min/max.
-        finished = cursor.execute(
-            "SELECT DISTINCT s.trace_id, s.span_id FROM stored_records s JOIN new_pending p "
-            "ON s.trace_id = p.trace_id AND s.span_id = p.span_id AND s.start_timestamp = p.start_timestamp "
-            "WHERE s.kind = 'span'"
-        ).fetchall()
+        cursor.execute(
+            "INSERT INTO open_pending_spans SELECT p.* FROM new_pending p ANTI JOIN ("
+            "  SELECT s.trace_id, s.span_id FROM stored_records s JOIN new_pending q"
+            "  ON s.trace_id = q.trace_id AND s.span_id = q.span_id AND s.start_timestamp = q.start_timestamp"
+            "  WHERE s.kind = 'span'"
+            ") finished ON p.trace_id = finished.trace_id AND p.span_id = finished.span_id"
+        )
         cursor.unregister("new_pending")
-        if finished:
-            done = set(finished)
-            pending = [row for row in pending if (row["trace_id"], row["span_id"]) not in done]
-            if not pending:
-                return
-        cursor.register("new_pending", records_table(pending))
-        cursor.execute("INSERT INTO open_pending_spans SELECT * FROM new_pending")
-        cursor.unregister("new_pending")
+
+
+def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
+    present = [table for table in tables if table is not None]
+    if not present:
+        return None
+    return present[0] if len(present) == 1 else pa.concat_tables(present)

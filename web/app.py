@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from collector.grpc_receiver import create_grpc_server
 from collector.http_receiver import otlp_router
-from collector.ingest import Ingestor
+from collector.ingest import DecodePool, Ingestor
 from collector.writer import Writer
 from query.database import open_database
 from query.sandbox import harden_database
@@ -36,9 +36,14 @@ def create_app(settings: Settings) -> FastAPI:
             database = open_database(settings.db_path)
             stack.callback(database.close)
             harden_database(database, settings.query_limits)
+            decode_pool = None
+            if settings.decode_workers > 0:
+                decode_pool = DecodePool(settings.decode_workers)
+                stack.callback(decode_pool.close)
             writer = await stack.enter_async_context(Writer(database, max_queued_rows=settings.max_queued_rows))
             app.state.database = database
-            app.state.ingestor = Ingestor(writer, max_body_bytes=settings.max_body_bytes, token=settings.token)
+            app.state.ingestor = Ingestor(writer, max_body_bytes=settings.max_body_bytes, token=settings.token,
+                                          decode_pool=decode_pool)
             app.state.grpc_port = None
             if settings.grpc_port:
                 server, app.state.grpc_port = create_grpc_server(app.state.ingestor, settings.host, settings.grpc_port)

@@ -39,6 +39,7 @@ SETTINGS = (
     Setting("token", None, "If set, exports must send 'Authorization: <token>' or 'Bearer <token>'."),
     Setting("max_body_mb", 64, "Largest export request accepted, in MiB after decompression (larger: 413)."),
     Setting("max_queued_rows", 200_000, "Rows waiting for the writer before exports get 503 + Retry-After."),
+    Setting("decode_workers", 1, "Processes that decode exports (0: decode in this process's threads)."),
     Setting("query_timeout", 5.0, "Seconds a user SQL query may run before it is stopped."),
     Setting("query_row_limit", 10_000, "Rows a user SQL query returns at most (the result says it was truncated)."),
     Setting("query_memory_limit", "4GB", "DuckDB memory limit; a query needing more is stopped with an error."),
@@ -54,9 +55,10 @@ class Settings:
     token: str | None = None
     max_body_mb: int = SETTINGS[5].default
     max_queued_rows: int = SETTINGS[6].default
-    query_timeout: float = SETTINGS[7].default
-    query_row_limit: int = SETTINGS[8].default
-    query_memory_limit: str = SETTINGS[9].default
+    decode_workers: int = SETTINGS[7].default
+    query_timeout: float = SETTINGS[8].default
+    query_row_limit: int = SETTINGS[9].default
+    query_memory_limit: str = SETTINGS[10].default
 
     @property
     def db_path(self) -> Path:
