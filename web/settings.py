@@ -39,7 +39,7 @@ SETTINGS = (
     Setting("token", None, "If set, exports must send 'Authorization: <token>' or 'Bearer <token>'."),
     Setting("max_body_mb", 64, "Largest export request accepted, in MiB after decompression (larger: 413)."),
     Setting("max_queued_rows", 200_000, "Rows waiting for the writer before exports get 503 + Retry-After."),
-    Setting("decode_workers", 1, "Processes that decode exports (0: decode in this process's threads)."),
+    Setting("decode_workers", 2, "Processes that decode exports in parallel (0: decode in threads of the server process)."),
     Setting("query_timeout", 5.0, "Seconds a user SQL query may run before it is stopped."),
     Setting("query_row_limit", 10_000, "Rows a user SQL query returns at most (the result says it was truncated)."),
     Setting("query_memory_limit", "4GB", "DuckDB memory limit; a query needing more is stopped with an error."),
