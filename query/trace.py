@@ -332,13 +332,38 @@ def summarize(nodes: Sequence[dict[str, Any]], time: dict[str, int]) -> dict[str
     }
 
 
+def sum_usage(nodes: list[dict[str, Any]]) -> dict[str, Any]:
+    """Tokens and cost of each node's subtree (node["usage"]) and of the whole trace.
+
+    Only model-call records carry tokens and cost (collector/genai.py leaves agent runs' aggregated
+    usage out), so summing a subtree counts every call once. Nodes are in tree order and a subtree
+    is nodes[pos:end], so prefix sums give each subtree's total without recursion.
+    """
+    prefix_tokens, prefix_cost, calls = [0], [0.0], 0
+    for node in nodes:
+        tokens = (node.get("input_tokens") or 0) + (node.get("output_tokens") or 0)
+        calls += node.get("input_tokens") is not None or node.get("cost_usd") is not None
+        prefix_tokens.append(prefix_tokens[-1] + tokens)
+        prefix_cost.append(prefix_cost[-1] + (node.get("cost_usd") or 0.0))
+    for pos, node in enumerate(nodes):
+        tokens = prefix_tokens[node["end"]] - prefix_tokens[pos]
+        cost = prefix_cost[node["end"]] - prefix_cost[pos]
+        node["usage"] = (tokens, cost) if tokens or cost else None
+    return {
+        "model_calls": calls,
+        "input_tokens": sum(n.get("input_tokens") or 0 for n in nodes),
+        "output_tokens": sum(n.get("output_tokens") or 0 for n in nodes),
+        "cost_usd": prefix_cost[-1],
+    }
+
+
 def arrange(rows: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Tree, waterfall, status flags and initial expansion of a trace's rows: (nodes, summary)."""
     nodes = build_tree(rows)
     time = layout_waterfall(nodes)
     mark_status(nodes)
     initial_open(nodes)
-    return nodes, summarize(nodes, time)
+    return nodes, {**summarize(nodes, time), **sum_usage(nodes)}
 
 
 # -- reads --------------------------------------------------------------------------------------

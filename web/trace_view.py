@@ -24,7 +24,7 @@ _TRACE_ID = re.compile(r"[0-9a-f]{32}")
 
 PAGE_FIELDS = (
     "row_id", "span_id", "parent", "depth", "end", "kind", "level", "label", "name", "service",
-    "offset", "width", "duration", "start", "flags", "exception", "ticks", "open",
+    "offset", "width", "duration", "start", "flags", "exception", "ticks", "open", "usage",
 )
 """The columns of each row embedded in the page, in order (trace.js reads them by this list)."""
 
@@ -49,6 +49,15 @@ def _utc(microseconds: int) -> str:
     return f"{timestamp(moment)} UTC"
 
 
+def usage_label(usage: tuple[int, float] | None) -> str:
+    """'1.2k tok · $0.0031' for a subtree's model calls; '' when it has none."""
+    if not usage:
+        return ""
+    tokens, cost = usage
+    count = f"{tokens / 1000:.1f}k" if tokens >= 1000 else str(tokens)
+    return f"{count} tok" + (f" · ${cost:.4f}" if cost else "")
+
+
 def page_rows(nodes: list[dict[str, Any]], services: list[str]) -> list[list[Any]]:
     """Each node as a compact list of PAGE_FIELDS, labels cut and durations formatted."""
     service_index = {name: i for i, name in enumerate(services)}
@@ -63,7 +72,7 @@ def page_rows(nodes: list[dict[str, Any]], services: list[str]) -> list[list[Any
             service_index[node["service_name"]], node["offset"], node["width"],
             "running" if "running" in node["flags"] else duration(node["duration"]),
             "+" + _seconds_label(node["start_offset_us"]), node["flags"], node["exception_type"] or "",
-            node["ticks"] or 0, 1 if node["open"] else 0,
+            node["ticks"] or 0, 1 if node["open"] else 0, usage_label(node["usage"]),
         ])
     return rows
 

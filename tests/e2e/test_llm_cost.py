@@ -110,6 +110,10 @@ def test_trace_totals_of_the_live_view_equal_the_sum_of_their_calls(agents, clie
         cost, tokens_in, tokens_out = per_trace[trace["trace_id"]]
         assert (trace["input_tokens"], trace["output_tokens"]) == (tokens_in, tokens_out)
         assert trace["cost_usd"] == (None if cost is None else pytest.approx(cost, rel=1e-12))
+        # and the trace view's header totals agree (each call once, agent runs' usage left out)
+        summary = httpx.get(f"{agents.url}/api/trace/{trace['trace_id']}", timeout=30).json()["summary"]
+        assert (summary["input_tokens"], summary["output_tokens"]) == (tokens_in or 0, tokens_out or 0)
+        assert summary["cost_usd"] == pytest.approx(cost or 0.0, rel=1e-12)
     total = sum(t["cost_usd"] or 0 for t in traces)
     assert total == pytest.approx(sum(c for a, _, call in CALLS if (c := expected_cost(a, call)) is not None), rel=1e-9)
 

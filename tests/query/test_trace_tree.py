@@ -6,6 +6,8 @@ clients send (OTLP.md items 19-22): orphans, shared span ids, cycles, clock skew
 
 import random
 
+import pytest
+
 from query.trace import (
     FUTURE_SLACK_US,
     arrange,
@@ -244,3 +246,22 @@ def test_row_ids_name_rows_sharing_a_span_id():
     assert parse_row_id("00000000000000AB-2") == ("00000000000000ab", 2)
     assert parse_row_id("00000000000000ab") == ("00000000000000ab", 0)
     assert parse_row_id("zz") is None and parse_row_id("00000000000000ab-") is None
+
+
+def test_usage_badges_sum_each_subtree_and_count_each_call_once():
+    rows = [
+        row("1", start=0, end=100, span_name="invoke_agent a"),  # an agent run: no tokens of its own
+        row("2", "1", start=1, end=20, input_tokens=100, output_tokens=10, cost_usd=0.002),
+        row("3", "1", start=30, end=60),  # a tool
+        row("4", "3", start=31, end=50, input_tokens=7, output_tokens=3, cost_usd=None),  # priced: unknown model
+        row("5", "1", start=70, end=90, input_tokens=900, output_tokens=200, cost_usd=0.01),
+        row("6", start=200, end=210),  # a second root without model calls
+    ]
+    nodes, summary = arrange(rows)
+    usage = {n["span_id"].lstrip("0"): n["usage"] for n in nodes}
+    assert usage["1"] == (1220, pytest.approx(0.012))
+    assert usage["2"] == (110, pytest.approx(0.002))
+    assert usage["3"] == (10, 0.0) and usage["4"] == (10, 0.0)
+    assert usage["6"] is None
+    assert (summary["model_calls"], summary["input_tokens"], summary["output_tokens"]) == (3, 1007, 213)
+    assert summary["cost_usd"] == pytest.approx(0.012)

@@ -141,6 +141,7 @@
       if (BADGES[flag]) name.append(h("span", { class: "badge " + flag, title: BADGES[flag][1] }, BADGES[flag][0]));
     }
     if (node.exception) name.append(h("span", { class: "badge exception", title: "exception" }, node.exception));
+    if (node.usage) name.append(h("span", { class: "badge usage", title: "tokens and cost of the model calls in this span and below it, each call counted once" }, node.usage));
     if (hasChildren && !open[i]) name.append(h("span", { class: "count", title: "hidden records below" }, String(node.end - i - 1)));
 
     const timeline = h("div", { class: "timeline", title: node.start + " · " + node.duration });
