@@ -1,4 +1,4 @@
-"""Ready-made queries for the explore page. Each runs on the current schema (tests/web/test_explore.py runs them)."""
+"""Ready-made queries for the explore page. Each runs on the current schema (tests/web/test_examples.py runs them)."""
 
 from dataclasses import dataclass
 
@@ -15,15 +15,16 @@ FROM records
 WHERE kind = 'span'
 ORDER BY start_timestamp DESC
 LIMIT 100"""),
-    Example("Cost by model per day", """-- operation.cost is what pydantic-ai / logfire report on chat spans (USD)
+    Example("Cost by model per day", """-- one row per model call in llm_calls; cost_usd is what the span reported (operation.cost)
+-- or Spyglass's genai-prices price (cost_source = 'computed'); NULL for an unknown model
 SELECT date_trunc('day', start_timestamp) AS day,
-       attributes->>'gen_ai.request.model' AS model,
+       provider,
+       model,
        count(*) AS calls,
-       sum(CAST(attributes->>'gen_ai.usage.input_tokens' AS BIGINT)) AS input_tokens,
-       sum(CAST(attributes->>'gen_ai.usage.output_tokens' AS BIGINT)) AS output_tokens,
-       round(sum(CAST(attributes->>'operation.cost' AS DOUBLE)), 6) AS cost_usd
-FROM records
-WHERE kind = 'span' AND attributes->>'gen_ai.operation.name' = 'chat'
+       sum(input_tokens) AS input_tokens,
+       sum(output_tokens) AS output_tokens,
+       round(sum(cost_usd), 6) AS cost_usd
+FROM llm_calls
 GROUP BY ALL
 ORDER BY day DESC, cost_usd DESC NULLS LAST"""),
     Example("Slowest tools", """SELECT attributes->>'gen_ai.tool.name' AS tool,
