@@ -13,9 +13,7 @@ Target: the live page under 150 ms at 1,000,000 spans.
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,6 +24,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.server import start_server  # noqa: E402
 
 from query.database import open_database  # noqa: E402
 
@@ -121,21 +121,8 @@ def get(url: str) -> tuple[int, bytes, dict]:
 
 
 def time_pages(db: Path, runs: int) -> dict[str, list[float]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--db", str(db), "--port", str(port), "--grpc-port", "0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(db)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/api/stats", timeout=60)
-                break
-            except OSError:
-                time.sleep(0.2)
         version = get(f"{base}/live/rows")[2]["x-spyglass-version"]
         timings = {}
         for name, path in PAGES.items():

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +21,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.server import start_server  # noqa: E402
 
 from query.database import open_database  # noqa: E402
 from query.sandbox import Limits, harden_database, run_query  # noqa: E402
@@ -110,24 +111,8 @@ def time_in_process(db: Path, runs: int) -> dict[str, list[float]]:
 
 
 def time_over_http(db: Path, runs: int) -> dict[str, list[float]]:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--db", str(db), "--port", str(port), "--grpc-port", "0",
-         "--query-timeout", "60"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(db, "--query-timeout", "60")
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/api/stats", timeout=60)
-                break
-            except OSError:
-                time.sleep(0.2)
         timings = {}
         for name, sql in QUERIES.items():
             samples = []

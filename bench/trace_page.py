@@ -11,9 +11,7 @@ Targets: the 10k-span trace page under 500 ms.
 import argparse
 import os
 import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -22,6 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench.server import start_server  # noqa: E402
 
 from bench.queries import build  # noqa: E402
 from query.database import open_database  # noqa: E402
@@ -51,12 +51,6 @@ FROM range(10000) t(i)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def timed_get(url: str, runs: int) -> tuple[list[float], int]:
     samples, size = [], 0
     for attempt in range(runs + 1):
@@ -80,23 +74,13 @@ def main() -> None:
         connection.execute(BIG_TRACE_SQL)
         connection.execute("CHECKPOINT")
     small_trace = connection.execute(
-        "SELECT trace_id FROM stored_records WHERE trace_id <> ? LIMIT 1 OFFSET 500000", [BIG_TRACE]).fetchone()[0]
+        "SELECT trace_id FROM stored_records WHERE trace_id <> ? LIMIT 1 OFFSET ?", [BIG_TRACE, args.spans // 2]
+    ).fetchone()[0]
     total = connection.execute("SELECT count(*) FROM stored_records").fetchone()[0]
     connection.close()
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "serve", "--db", str(args.db), "--port", str(port), "--grpc-port", "0"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
+    server, url = start_server(args.db)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{url}/api/stats", timeout=60)
-                break
-            except OSError:
-                time.sleep(0.2)
         print(f"{total:,} records stored; machine: {os.cpu_count()} cores, {platform.machine()}, "
               f"load average {os.getloadavg()[0]:.1f}")
         print(f"{'page':44} {'median ms':>10} {'p95 ms':>8} {'bytes':>10}  target")
