@@ -155,11 +155,14 @@ def otlp_router() -> APIRouter:
         except IngestError as error:
             return error_response(error, encoding)
         response = export_response(signal, outcome)
+        # a retry of a request already stored: answered as the first time, and said so for tools
+        headers = {"X-Spyglass-Duplicate": "true"} if outcome.duplicate else None
         if encoding == "json":
             return Response(
-                json.dumps(json_format.MessageToDict(response)), media_type=JSON_TYPE, status_code=200
+                json.dumps(json_format.MessageToDict(response)), media_type=JSON_TYPE, status_code=200, headers=headers
             )
-        return Response(response.SerializeToString(), media_type="application/x-protobuf", status_code=200)
+        return Response(response.SerializeToString(), media_type="application/x-protobuf", status_code=200,
+                        headers=headers)
 
     @router.post("/v1/traces", include_in_schema=False)
     async def traces(request: Request) -> Response:

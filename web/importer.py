@@ -63,6 +63,7 @@ class Totals:
     accepted: dict[str, int] = field(default_factory=dict)
     rejected: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    already_stored: int = 0
 
     def summary(self) -> str:
         parts = []
@@ -70,6 +71,9 @@ class Totals:
             if signal in self.accepted or signal in self.rejected:
                 parts.append(f"{self.accepted.get(signal, 0)} {RECORD_NAMES[signal]} accepted, "
                              f"{self.rejected.get(signal, 0)} rejected")
+        if self.already_stored:
+            parts.append(f"{self.already_stored} request{'' if self.already_stored == 1 else 's'} already stored "
+                         f"by an earlier import (not stored again)")
         requests = f"{self.requests} request{'' if self.requests == 1 else 's'}"
         return f"{requests}: {'; '.join(parts) or 'nothing to store'}"
 
@@ -193,6 +197,7 @@ def send(url: str, export: Export, token: str | None, totals: Totals, source: st
         try:
             with urllib.request.urlopen(request, timeout=120) as response:
                 answer = _json(response.read())
+                duplicate = response.headers.get("X-Spyglass-Duplicate") == "true"
             break
         except urllib.error.HTTPError as error:
             message = _json(error.read()).get("message") or error.reason
@@ -210,6 +215,9 @@ def send(url: str, export: Export, token: str | None, totals: Totals, source: st
             raise ImportFailed(f"no Spyglass server answers at {url} ({reason}); start one with "
                                f"`spyglass serve` or pass --url") from None
     totals.requests += 1
+    if duplicate:  # the server had stored this very request before: nothing was stored now
+        totals.already_stored += 1
+        return
     partial = answer.get("partialSuccess") or answer.get("partial_success") or {}
     rejected = int(partial.get(REJECTED_KEYS[export.signal]) or 0)
     totals.accepted[export.signal] = totals.accepted.get(export.signal, 0) + max(export.records - rejected, 0)

@@ -79,6 +79,7 @@ def test_import_a_trace_file_twice_stores_it_once(stopped, tmp_path):
     assert first.stdout.strip() == f"{path}: 1 request: 2 spans accepted, 0 rejected"
     second = spyglass_import(str(path), "--url", stopped.url)
     assert second.returncode == 0, second.stderr
+    assert second.stdout.strip() == f"{path}: 1 request: 1 request already stored by an earlier import (not stored again)"
     stopped.stop()
     assert sorted(read_db(stopped.db, "SELECT span_name, parent_span_id, service_name, attributes->>'user.id', duration "
                                       "FROM records")) == [
