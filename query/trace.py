@@ -441,6 +441,12 @@ def stored_spans(cursor: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, s
     return set(found) & set(pairs)
 
 
+def version(cursor: duckdb.DuckDBPyConnection, trace_id: str) -> dict[str, int]:
+    """{"records", "running"}: what the trace view polls to tell that a running trace changed."""
+    records, running = cursor.execute(sql("trace_version"), {"trace_id": trace_id}).fetchone()
+    return {"records": records, "running": running}
+
+
 def search(cursor: duckdb.DuckDBPyConnection, trace_id: str, text: str) -> list[str]:
     """Row ids of the records of a trace whose names, message, ids, attributes, events or exception
     contain `text` (case-insensitive, literally: no wildcards)."""

@@ -140,6 +140,7 @@ def trace_router() -> APIRouter:
                 "trace": str(request.url_for("trace", trace_id=trace_id)).rsplit("/", 1)[0] + "/",
                 "span": str(request.url_for("trace_api", trace_id=trace_id)) + "/span/",
                 "search": str(request.url_for("trace_search", trace_id=trace_id)),
+                "version": str(request.url_for("trace_version", trace_id=trace_id)),
             },
         }
         return templates.TemplateResponse(request, "trace.html", {
@@ -181,6 +182,13 @@ def trace_router() -> APIRouter:
             if isinstance(event, dict) and isinstance(event.get("timestamp"), str):
                 event["offset_label"] = "+" + _seconds_label(otlp_export.iso_to_ns(event["timestamp"]) // 1000 - found["start_us"])
         return _json(found)
+
+    @router.get("/api/trace/{trace_id}/version", name="trace_version")
+    def trace_version(request: Request, trace_id: str) -> Response:
+        """Record and running counts, polled by the page while the trace has running spans."""
+        trace_id = api_trace_id(trace_id)
+        with request.app.state.database.cursor() as cursor:
+            return _json(trace.version(cursor, trace_id))
 
     @router.get("/api/trace/{trace_id}/search", name="trace_search")
     def trace_search(request: Request, trace_id: str, q: str = "") -> Response:

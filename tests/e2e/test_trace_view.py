@@ -335,9 +335,17 @@ def test_a_pending_span_is_drawn_as_running(server, page, tmp_path):
         assert "not ended yet" in page.locator("#detail-facts").inner_text()
         assert page.locator(".detail .badges").inner_text().startswith("pending span")
         screenshot(page, "trace-pending")
+        assert page.locator("#trace-changed").is_hidden()
         client.stdin.write("\n")
         client.stdin.close()
         assert client.wait(60) == 0
+        # the open page notices, without a reload, that the running trace has finished
+        page.wait_for_selector("#trace-changed:not([hidden])", timeout=20_000)
+        assert page.locator("#trace-changed").inner_text().startswith("This trace has finished.")
+        page.click("#trace-reload")
+        page.wait_for_load_state()
+        assert page.locator("#rows .row.running").count() == 0
+        assert "span=" in page.url  # the selected span stays selected
     finally:
         if client.poll() is None:
             client.kill()

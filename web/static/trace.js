@@ -727,4 +727,41 @@
       detailEl.replaceChildren(h("p", { class: "error-box" }, `No span ${data.selected} in this trace.`));
     }
   }
+
+  // While spans are still running, ask every 3 s whether the trace changed (polling, like the live
+  // view: a small GET, nothing when the tab is hidden). The tree is not redrawn under the reader's
+  // hands: a notice offers to reload, keeping the selected span.
+  (function watchRunningTrace() {
+    const notice = document.getElementById("trace-changed");
+    let records = count;
+    let running = nodes.filter((node) => node.flagSet.has("running")).length;
+    if (!notice || running === 0) return;
+    const timer = setInterval(async () => {
+      if (document.hidden) return;
+      let version;
+      try {
+        const response = await fetch(data.urls.version);
+        if (!response.ok) return;
+        version = await response.json();
+      } catch (err) {
+        return; // the server may be restarting: try again at the next tick
+      }
+      if (version.records === records && version.running === running) return;
+      const finished = version.running === 0;
+      notice.replaceChildren();
+      const text = finished ? "This trace has finished." : `This trace changed: ${version.records} records, ${version.running} still running.`;
+      const link = h("a", { href: "#", id: "trace-reload" }, "Reload");
+      link.addEventListener("click", (event) => {
+        event.preventDefault();
+        const url = new URL(window.location.href);
+        if (selected >= 0) url.searchParams.set("span", nodes[selected].row_id);
+        window.location.assign(url.toString());
+      });
+      notice.append(text + " ", link);
+      notice.hidden = false;
+      records = version.records;
+      running = version.running;
+      if (finished) clearInterval(timer);
+    }, 3000);
+  })();
 })();
