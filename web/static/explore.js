@@ -14,12 +14,7 @@
   const RECENT_KEY = "spyglass.recentQueries";
   let last = null; // the last successful result
 
-  function el(tag, attrs, text) {
-    const node = document.createElement(tag);
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  const el = window.Spyglass.h; // web/static/dom.js
 
   function showError(message) {
     errorBox.textContent = message;

@@ -10,17 +10,7 @@
   const PREVIEW_CHARS = 4000; // texts past this are cut, with a "show all" button
   const ROLE_NAMES = { system: "System", user: "User", assistant: "Assistant", tool: "Tool" };
 
-  function h(tag, attrs, ...children) {
-    const element = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value !== undefined && value !== null && value !== false) element.setAttribute(key, String(value));
-    }
-    for (const child of children) {
-      if (child === undefined || child === null || child === false) continue;
-      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return element;
-  }
+  const h = window.Spyglass.h; // web/static/dom.js
 
   /** The URL as a link target when it is an absolute http(s) URL, else null. */
   function safeHref(text) {

@@ -50,17 +50,7 @@
 
   // -- DOM helpers --------------------------------------------------------------------------------
 
-  function h(tag, attrs, ...children) {
-    const element = document.createElement(tag);
-    for (const [key, value] of Object.entries(attrs || {})) {
-      if (value !== undefined && value !== null && value !== false) element.setAttribute(key, String(value));
-    }
-    for (const child of children) {
-      if (child === undefined || child === null || child === false) continue;
-      element.append(child instanceof Node ? child : document.createTextNode(String(child)));
-    }
-    return element;
-  }
+  const h = window.Spyglass.h; // web/static/dom.js
 
   function levelName(level) {
     if (level >= 21) return "fatal";
