@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from query.reads import _dicts, sql
+from query.reads import dicts, sql
 from query.sandbox import Limits, QueryRefused, check, run_query
 
 ERROR_CONDITION = "(level >= level_num('error') OR is_exception OR otel_status_code = 'ERROR')"
@@ -116,7 +116,7 @@ def trace_page(connection: duckdb.DuckDBPyConnection, trace_filter: TraceFilter,
     if not heads:
         return TracePage([], total, offset)
     with connection.cursor() as cursor:
-        rows = _dicts(cursor.execute(sql("live_trace_rows"), {
+        rows = dicts(cursor.execute(sql("live_trace_rows"), {
             "trace_ids": [head["trace_id"] for head in heads],
             "first_start": min(head["first_start"] for head in heads),
         }))

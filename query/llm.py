@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import duckdb
 
-from query.reads import _dicts, sql
+from query.reads import dicts, sql
 
 CHART_BUCKETS = 48
 # Bucket widths the chart may use, so that its time axis falls on round times.
@@ -29,7 +29,7 @@ class Timeline:
 
 def models(cursor: duckdb.DuckDBPyConnection, since: datetime | None) -> list[dict]:
     """Per provider and model: calls, errors, latency percentiles, tokens, cost, tool calls."""
-    return _dicts(cursor.execute(sql("llm_models"), {"since": since}))
+    return dicts(cursor.execute(sql("llm_models"), {"since": since}))
 
 
 def bucket_width(span: timedelta, buckets: int = CHART_BUCKETS) -> timedelta:
@@ -49,7 +49,7 @@ def timeline(cursor: duckdb.DuckDBPyConnection, since: datetime | None, now: dat
             return Timeline(None, now, BUCKET_STEPS[0], [])
     bucket = bucket_width(max(now - origin, timedelta(seconds=1)))
     origin = _floor(origin, bucket)
-    rows = _dicts(cursor.execute(sql("llm_timeline"), {
+    rows = dicts(cursor.execute(sql("llm_timeline"), {
         "origin": origin, "bucket_us": bucket // timedelta(microseconds=1)}))
     return Timeline(origin, now, bucket, rows)
 
@@ -67,12 +67,12 @@ def _runs_sql(name: str) -> str:
 
 def agents(cursor: duckdb.DuckDBPyConnection, since: datetime | None) -> list[dict]:
     """Per agent: runs, how many succeeded, failed or still run, model requests per run, tokens, cost, latency."""
-    return _dicts(cursor.execute(_runs_sql("llm_agents"), {"since": since}))
+    return dicts(cursor.execute(_runs_sql("llm_agents"), {"since": since}))
 
 
 def agent_runs(cursor: duckdb.DuckDBPyConnection, since: datetime | None, agent: str = "", limit: int = 200) -> list[dict]:
     """The newest runs (of one agent, or of all when `agent` is ''), with their calls' totals."""
-    return _dicts(cursor.execute(_runs_sql("llm_agent_runs"), {"since": since, "agent": agent, "limit": limit}))
+    return dicts(cursor.execute(_runs_sql("llm_agent_runs"), {"since": since, "agent": agent, "limit": limit}))
 
 
 def conversations(runs: list[dict]) -> list[dict]:

@@ -13,7 +13,8 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+def dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The rows of the cursor's last result as dicts keyed by column name."""
     columns = [d[0] for d in cursor.description]
     return [dict(zip(columns, row)) for row in cursor.fetchall()]
 
@@ -51,7 +52,7 @@ def schema(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def saved_queries(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
-    return _dicts(cursor.execute("SELECT name, sql, saved_at FROM saved_queries ORDER BY name"))
+    return dicts(cursor.execute("SELECT name, sql, saved_at FROM saved_queries ORDER BY name"))
 
 
 def save_query(cursor: duckdb.DuckDBPyConnection, name: str, query_sql: str) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 
 from query import llm_messages
-from query.reads import sql
+from query.reads import dicts, sql
 
 MAX_TREE_ROWS = 50_000
 """Records of one trace the tree shows at most; the page says when a trace has more."""
@@ -373,14 +373,9 @@ def _numbered(name: str) -> str:
     return f"WITH numbered AS ({sql('trace_numbered')}) {sql(name)}"
 
 
-def _dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    columns = [d[0] for d in cursor.description]
-    return [dict(zip(columns, row)) for row in cursor.fetchall()]
-
-
 def trace_rows(cursor: duckdb.DuckDBPyConnection, trace_id: str, limit: int = MAX_TREE_ROWS) -> list[dict[str, Any]]:
     """The records of one trace with the columns the tree needs, oldest first (at most `limit`)."""
-    return _dicts(cursor.execute(_numbered("trace_records"), {"trace_id": trace_id, "limit": limit}))
+    return dicts(cursor.execute(_numbered("trace_records"), {"trace_id": trace_id, "limit": limit}))
 
 
 def count_records(cursor: duckdb.DuckDBPyConnection, trace_id: str) -> int:
@@ -405,7 +400,7 @@ def record(cursor: duckdb.DuckDBPyConnection, trace_id: str, row: str) -> dict[s
     key = parse_row_id(row)
     if key is None:
         return None
-    found = _dicts(cursor.execute(_numbered("trace_record"), {"trace_id": trace_id, "span_id": key[0], "dup_index": key[1]}))
+    found = dicts(cursor.execute(_numbered("trace_record"), {"trace_id": trace_id, "span_id": key[0], "dup_index": key[1]}))
     if not found:
         return None
     result = _plain(found[0])
@@ -424,7 +419,7 @@ def conversation(cursor: duckdb.DuckDBPyConnection, trace_id: str, found: dict[s
     under it only for a model-call span whose messages may have been sent as logs."""
     logs: list[dict[str, Any]] = []
     if llm_messages.wants_logs(found):
-        logs = _dicts(cursor.execute(sql("trace_span_logs"), {
+        logs = dicts(cursor.execute(sql("trace_span_logs"), {
             "trace_id": trace_id, "span_id": found["span_id"], "limit": llm_messages.MAX_LOG_RECORDS,
         }))
     return llm_messages.conversation(found, logs)
@@ -459,7 +454,7 @@ def search(cursor: duckdb.DuckDBPyConnection, trace_id: str, text: str) -> list[
 
 def export_records(cursor: duckdb.DuckDBPyConnection, trace_id: str) -> list[dict[str, Any]]:
     """Every column of the finished records of a trace, JSON columns parsed: what query/otlp_export.py takes."""
-    return [_parse_json_columns(r) for r in _dicts(cursor.execute(sql("trace_export"), {"trace_id": trace_id}))]
+    return [_parse_json_columns(r) for r in dicts(cursor.execute(sql("trace_export"), {"trace_id": trace_id}))]
 
 
 def _parse_json_columns(record: dict[str, Any]) -> dict[str, Any]:
