@@ -30,9 +30,9 @@ log = logging.getLogger("spyglass.writer")
 REMEMBERED_DIGESTS = 100_000
 CHECKPOINT_EVERY_S = 1.0
 
-# What a batch can fail with: the database refusing a value, or Arrow refusing to convert one
-# (pyarrow raises its own errors, OverflowError, or TypeError/ValueError for an out-of-range value).
-STORE_ERRORS = (duckdb.Error, pa.ArrowException, OverflowError, ValueError, TypeError)
+# What a batch can fail with: the database refusing a value, or Arrow refusing to put tables
+# together. Values are converted to Arrow in decode_batch (collector/ingest.py), one request at a time.
+STORE_ERRORS = (duckdb.Error, pa.ArrowException)
 
 
 @dataclass(frozen=True)
