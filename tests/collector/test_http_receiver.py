@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.logs.v1.logs_pb2 import LogRecord
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
@@ -41,6 +41,7 @@ from collector.limits import (
     MAX_STRING_CHARS,
     TOO_DEEP_MARKER,
 )
+from tests.collector.test_decode import any_value, kvs
 from tests.conftest import read_db, start_server
 
 PB = "application/x-protobuf"
@@ -62,27 +63,6 @@ def tid(name: str) -> bytes:
 
 def sid(number: int) -> bytes:
     return number.to_bytes(8, "big")
-
-
-def any_value(value) -> AnyValue:
-    if value is None:
-        return AnyValue()
-    if isinstance(value, bool):
-        return AnyValue(bool_value=value)
-    if isinstance(value, int):
-        return AnyValue(int_value=value)
-    if isinstance(value, float):
-        return AnyValue(double_value=value)
-    if isinstance(value, list):
-        return AnyValue(array_value=ArrayValue(values=[any_value(v) for v in value]))
-    if isinstance(value, dict):
-        return AnyValue(kvlist_value=KeyValueList(values=kvs(value)))
-    return AnyValue(string_value=value)
-
-
-def kvs(attributes: dict | list) -> list[KeyValue]:
-    items = attributes.items() if isinstance(attributes, dict) else attributes
-    return [KeyValue(key=key, value=any_value(value)) for key, value in items]
 
 
 def span(trace_id: bytes, number: int, name: str, attrs: dict | list | None = None, **fields) -> Span:
