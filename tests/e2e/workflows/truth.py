@@ -161,9 +161,11 @@ def kill(process: subprocess.Popen) -> None:
 
 
 def query(url: str, sql: str) -> list[dict]:
+    """Rows of a SELECT against Spyglass's /api/query, as dicts (the API sends `columns` and list rows)."""
     response = httpx.post(f"{url}/api/query", json={"sql": sql}, timeout=10)
     response.raise_for_status()
-    return response.json()["rows"]
+    body = response.json()
+    return [dict(zip(body["columns"], row)) for row in body["rows"]]
 
 
 def span_count(url: str, trace_ids_sql: str = "") -> int:
