@@ -5,6 +5,7 @@ from pathlib import Path
 import duckdb
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
+WORKFLOWS_SQL = Path(__file__).with_name("workflows.sql")  # views over SCHEMA_SQL
 
 
 def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
@@ -21,4 +22,5 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
     # (collector/writer.py); this threshold is only the backstop.
     connection.execute("SET checkpoint_threshold = '2GB'")
     connection.execute(SCHEMA_SQL.read_text())
+    connection.execute(WORKFLOWS_SQL.read_text())
     return connection

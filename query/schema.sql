@@ -144,7 +144,8 @@ CREATE OR REPLACE MACRO level_name(number) AS
 -- collector/genai.py), less a span that repeats its parent call's tokens (a provider SDK's own span
 -- under a framework's, e.g. `anthropic.messages.create` under pydantic-ai's `chat`), with the
 -- finish reason, how many tools the model asked for, the error, and the agent run the call belongs
--- to: the nearest of its four closest ancestors that is a pydantic-ai agent run. JSON is read only
+-- to: the nearest of its four closest ancestors that is a pydantic-ai agent run, and whether it is
+-- a restored copy of an earlier call (same response id, re-sent by a durable engine). JSON is read only
 -- from the calls and the agent runs, never from every record: attributes holding messages are large.
 CREATE OR REPLACE VIEW llm_calls AS
 WITH
@@ -219,7 +220,13 @@ SELECT
     r.agent_span_id,
     coalesce(r.conversation_id, m.attributes->>'gen_ai.conversation.id') AS conversation_id,
     CASE WHEN m.otel_status_code = 'ERROR' OR m.level >= level_num('error')
-         THEN coalesce(m.exception_type || ': ' || m.exception_message, m.otel_status_message, m.exception_type, 'error') END AS error
+         THEN coalesce(m.exception_type || ': ' || m.exception_message, m.otel_status_message, m.exception_type, 'error') END AS error,
+    m.attributes->>'gen_ai.response.id' AS response_id,
+    -- a durable engine restoring a step from history re-sends its model call with the same response
+    -- id (DBOS, Prefect): only the first span with a response id is the real call
+    coalesce(row_number() OVER (PARTITION BY m.attributes->>'gen_ai.response.id', m.gen_ai_provider
+                                ORDER BY m.start_timestamp, m.span_id) > 1
+             AND m.attributes->>'gen_ai.response.id' IS NOT NULL, false) AS restored
 FROM records AS m
 LEFT JOIN runs AS r ON r.trace_id = m.trace_id AND r.call_span_id = m.span_id
 LEFT JOIN repeats AS d ON d.trace_id = m.trace_id AND d.span_id = m.span_id

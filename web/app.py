@@ -23,6 +23,7 @@ from web.live import live_router
 from web.llm_pages import llm_router
 from web.pages import PageError, page_error_response, pages_router
 from web.trace_view import trace_router
+from web.workflow_pages import workflow_router
 from web.settings import Settings
 
 log = logging.getLogger("spyglass")
@@ -61,6 +62,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(live_router())
     app.include_router(trace_router())
     app.include_router(llm_router())
+    app.include_router(workflow_router())
     app.include_router(pages_router())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

@@ -1,0 +1,28 @@
+"""Read queries of the workflow pages, over the `workflows`, `workflow_steps` and `workflow_spans`
+views (query/workflows.sql). Bound values only, no user SQL; plain dicts out."""
+
+import duckdb
+
+from query.reads import dicts, sql
+
+ENGINES = ("temporal", "dbos", "prefect")
+STATUSES = ("completed", "failed", "running")
+
+
+def workflow_list(cursor: duckdb.DuckDBPyConnection, engine: str | None, status: str | None, limit: int) -> list[dict]:
+    return dicts(cursor.execute(sql("workflow_list"), {"engine": engine, "status": status, "limit": limit}))
+
+
+def workflow(cursor: duckdb.DuckDBPyConnection, engine: str, workflow_id: str) -> dict | None:
+    """The workflow's summary, its worker processes and its step attempts (with its child
+    workflows'); None if unknown."""
+    keys = {"engine": engine, "workflow_id": workflow_id}
+    rows = dicts(cursor.execute(sql("workflow_one"), keys))
+    if not rows:
+        return None
+    family = sql("workflow_family")
+    return {
+        **rows[0],
+        "process_rows": dicts(cursor.execute(sql("workflow_processes").replace("{family}", family), keys)),
+        "steps": dicts(cursor.execute(sql("workflow_step_rows").replace("{family}", family), keys)),
+    }
