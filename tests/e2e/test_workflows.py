@@ -5,6 +5,7 @@ succeeds; the worker SIGKILLed mid-workflow and recovered by a new process) writ
 truth, and every row of `workflow_steps` and the true cost are checked against it.
 """
 
+import re
 import time
 from collections import Counter
 
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from genai_prices import Usage, calc_price
 
-from tests.conftest import screenshot, start_server
+from query.database import open_database
+from tests.conftest import ROOT, screenshot, start_server
 from tests.e2e.workflows import dbos_harness, temporal_harness
 from tests.e2e.workflows.truth import SCENARIOS, TELEMETRY, Run, query
 from web.llm_pages import money
@@ -142,6 +144,8 @@ def test_workflow_steps_and_cost_match_what_really_ran(server, tmp_path, engine,
     if engine == "temporal" and crashed and telemetry == "otel":
         # the recovering worker replays the agent and sends both chat spans again, cost included
         assert sent["calls"] == 2 * real_calls and workflow["naive_cost_usd"] == pytest.approx(2 * workflow["true_cost_usd"])
+    if engine == "temporal" and crashed and telemetry == "otel":
+        check_documented_examples(server, run, workflow)
     if crashed:
         check_workflow_page(server, request.getfixturevalue("page"), run, workflow, steps, telemetry)
 
@@ -169,3 +173,33 @@ def check_workflow_page(server, page, run: Run, workflow: dict, steps: list[dict
     screenshot(page, f"workflow_{run.engine}_crash_{telemetry}")
 
 
+
+
+# --- docs/schema.md: the `workflows` and `workflow_steps` sections ----------------------------------
+
+DOC = (ROOT / "docs" / "schema.md").read_text()
+SECTIONS = DOC[DOC.index("\n## `workflows`\n"):DOC.index("\n## Differences from Logfire\n")]
+EXAMPLES = re.findall(r"^```sql workflows\n(.*?)^```", SECTIONS, re.S | re.M)
+
+
+@pytest.mark.parametrize("view", ["workflows", "workflow_steps"])
+def test_documented_columns_are_the_views_columns(tmp_path, view):
+    section = SECTIONS[SECTIONS.index(f"## `{view}`\n"):]
+    section = section[:section.index("\n## ", 1)] if "\n## " in section[1:] else section
+    documented = re.findall(r"^\| `(\w+)` \| ([A-Z]+) \|", section, re.M)
+    connection = open_database(tmp_path / "x.duckdb")
+    actual = connection.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_name = ? ORDER BY ordinal_position", [view]).fetchall()
+    assert [(name, {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}.get(kind, kind)) for name, kind in documented] == actual
+
+
+def check_documented_examples(server, run: Run, workflow: dict) -> None:
+    """The examples of docs/schema.md, on a Temporal crash whose replay re-sent the agent's chat spans."""
+    assert len(EXAMPLES) == 3
+    double_counted, attempts, by_model = (query(server.url, sql) for sql in EXAMPLES)
+    mine = [row for row in double_counted if row["workflow_id"] == run.workflow_id]
+    assert len(mine) == 1 and mine[0]["double_counted"] == pytest.approx(workflow["naive_cost_usd"] - workflow["true_cost_usd"])
+    assert mine[0]["double_counted"] == pytest.approx(true_cost(run))
+    assert all(row["error"] for row in attempts)
+    model = [row for row in by_model if row["model"] == "gpt-4o-mini"]
+    assert len(model) == 1 and model[0]["naive"] > model[0]["real_cost"] > 0
