@@ -6,6 +6,7 @@ import duckdb
 
 SCHEMA_SQL = Path(__file__).with_name("schema.sql")
 WORKFLOWS_SQL = Path(__file__).with_name("workflows.sql")  # views over SCHEMA_SQL
+EVALS_SQL = Path(__file__).with_name("evals.sql")  # views over SCHEMA_SQL
 
 
 def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
@@ -23,4 +24,5 @@ def open_database(path: str | Path) -> duckdb.DuckDBPyConnection:
     connection.execute("SET checkpoint_threshold = '2GB'")
     connection.execute(SCHEMA_SQL.read_text())
     connection.execute(WORKFLOWS_SQL.read_text())
+    connection.execute(EVALS_SQL.read_text())
     return connection
