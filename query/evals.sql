@@ -41,8 +41,9 @@ below(trace_id, case_span_id, span_id, depth) AS (
 calls AS (
     SELECT b.trace_id, b.case_span_id,
            count(*) AS model_requests,
-           -- a restored copy of a call (durable engines) was not paid for twice
-           sum(l.cost_usd) FILTER (WHERE NOT l.restored) AS cost_usd,
+           -- every call under the case, `restored` or not: that flag matches response ids across all
+           -- traces, and a scripted or caching model repeats ids between unrelated cases
+           sum(l.cost_usd) AS cost_usd,
            count(*) FILTER (WHERE l.cost_usd IS NULL) AS unpriced_requests,
            list_sort(list_distinct(list(coalesce(l.provider, '?') || ':' || coalesce(l.model, '?')))) AS models
     FROM (SELECT DISTINCT trace_id, case_span_id, span_id FROM below WHERE depth > 0) AS b
