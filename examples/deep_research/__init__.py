@@ -1,0 +1,1 @@
+"""Deep research on a durable engine: plan, parallel searches, analysis (see README.md)."""
