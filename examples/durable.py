@@ -13,7 +13,6 @@ When SPYGLASS_EXAMPLE_TRUTH=path is set, every real model call, injected failure
 to that file as one JSON line (`record`), so tests can compare what Spyglass shows with what happened.
 """
 
-import hashlib
 import json
 import os
 import random
@@ -21,6 +20,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -269,13 +269,13 @@ class FaultyModel(WrapperModel):
 
     def __init__(self, wrapped, faults: Faults, label: str, counts_progress: bool = False):
         super().__init__(wrapped)
-        self.faults, self.label, self.counts_progress = faults, label, counts_progress
+        self.faults, self.step_label, self.counts_progress = faults, label, counts_progress
 
     async def request(self, messages, model_settings, model_request_parameters):
         self.faults.crash_if_due()
-        self.faults.maybe_fail(self.label)
+        self.faults.maybe_fail(self.step_label)
         response = await super().request(messages, model_settings, model_request_parameters)
-        record("model_call", agent=self.label, model=response.model_name, provider=response.provider_name,
+        record("model_call", agent=self.step_label, model=response.model_name, provider=response.provider_name,
                response_id=response.provider_response_id, input_tokens=response.usage.input_tokens,
                output_tokens=response.usage.output_tokens)
         if self.counts_progress:
@@ -299,8 +299,10 @@ class ScriptedModel(FunctionModel):
     """An offline model that answers with `respond(messages) -> str` and reports a real model and provider.
 
     Reports `model_name` / `provider` (e.g. "gpt-4o-mini" / "openai") so genai-prices prices its calls,
-    token usage estimated from the text (about 4 characters a token), and a response id derived from the
-    messages (deterministic, and different for different requests).
+    and token usage estimated from the text (about 4 characters a token). The text is deterministic; the
+    response id is unique per real call (Spyglass treats a second span with a seen `gen_ai.response.id`
+    as a restored copy, so two games with the same seed must not share ids; copies that an engine
+    re-sends after a crash carry the recorded response, so they keep the original id).
     """
 
     def __init__(self, respond: Callable[[list[ModelMessage]], str], model_name: str, provider: str):
@@ -316,7 +318,6 @@ class ScriptedModel(FunctionModel):
         history = "".join(str(part.content) for message in messages for part in message.parts
                           if hasattr(part, "content"))
         instructions = info.instructions or ""
-        digest = hashlib.sha256(f"{self.model_name}\n{instructions}\n{history}".encode()).hexdigest()[:24]
         usage = RequestUsage(input_tokens=20 + (len(history) + len(instructions)) // 4, output_tokens=2 + len(text) // 4)
         return ModelResponse(parts=[TextPart(text)], usage=usage, model_name=self.model_name,
-                             provider_name=self._provider, provider_response_id=f"resp-{digest}")
+                             provider_name=self._provider, provider_response_id=f"resp-{uuid.uuid4().hex}")

@@ -96,12 +96,13 @@ def guessed_word(question: str) -> str | None:
     return match["word"].strip().lower() if match else None
 
 
-def questioner_agent(model: Model | str) -> Agent:
-    return Agent(model, name="questioner", instructions=QUESTIONER_INSTRUCTIONS)
+def questioner_agent(model: Model | str, capabilities: list | None = None) -> Agent:
+    return Agent(model, name="questioner", instructions=QUESTIONER_INSTRUCTIONS, capabilities=capabilities)
 
 
-def answerer_agent(model: Model | str, secret: str) -> Agent:
-    return Agent(model, name="answerer", instructions=ANSWERER_INSTRUCTIONS.format(secret=secret))
+def answerer_agent(model: Model | str, secret: str, capabilities: list | None = None) -> Agent:
+    return Agent(model, name="answerer", instructions=ANSWERER_INSTRUCTIONS.format(secret=secret),
+                 capabilities=capabilities)
 
 
 async def play(secret: str, questioner, answerer, max_questions: int = 20) -> GameResult:
