@@ -19,6 +19,7 @@ from collector.writer import Writer
 from query.database import open_database
 from query.sandbox import harden_database
 from web.api import ApiError, api_error_response, api_router
+from web.eval_pages import eval_router
 from web.live import live_router
 from web.llm_pages import llm_router
 from web.pages import PageError, page_error_response, pages_router
@@ -63,6 +64,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(trace_router())
     app.include_router(llm_router())
     app.include_router(workflow_router())
+    app.include_router(eval_router())
     app.include_router(pages_router())
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
