@@ -107,7 +107,7 @@ totals AS (
            avg(CASE WHEN passed THEN 1.0 WHEN NOT passed THEN 0.0 END) AS pass_rate,
            avg(model_requests) AS avg_model_requests,
            sum(cost_usd) AS cost_usd,
-           sum(unpriced_requests) AS unpriced_requests,
+           CAST(sum(unpriced_requests) AS BIGINT) AS unpriced_requests,
            avg(duration) AS avg_duration,
            list_sort(list_distinct(flatten(list(models)))) AS models
     FROM eval_cases
