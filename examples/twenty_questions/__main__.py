@@ -58,7 +58,7 @@ def main(argv=None) -> None:
 
             real = args.model is not None or args.answerer_model is not None
             result = temporal_game.run(questioner, answerer, args.secret, args.max_questions, workflow_id, data_dir,
-                                       telemetry, request_timeout=120 if real else 5)
+                                       telemetry, request_timeout=120 if real else 2)
     finally:
         telemetry.shutdown()
     for number, (question, answer) in enumerate(result.transcript, 1):
