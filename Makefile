@@ -8,6 +8,9 @@ JSON_VENV := .venv-json
 # pydantic-ai 2.x sends instrumentation versions 2 to 6 only; version 1 needs pydantic-ai 1.x, which
 # pins older genai-prices (price data without the newest models), so it has a virtualenv of its own.
 PAI1_VENV := .venv-pai1
+# Prefect 3.9 pins its own pydantic, fastapi, sqlalchemy and opentelemetry versions; its workflow
+# workers (tests/e2e/workflows/prefect_worker.py) run in a virtualenv of their own.
+PREFECT_VENV := .venv-prefect
 
 .PHONY: run test install test-deps chromium bench clean
 
@@ -22,7 +25,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed $(PAI1_VENV)/.installed chromium
+test-deps: $(VENV)/.test-installed $(JSON_VENV)/.installed $(PAI1_VENV)/.installed $(PREFECT_VENV)/.installed chromium
 
 # Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
 chromium:
@@ -44,6 +47,12 @@ $(PAI1_VENV)/.installed:
 	test -x $(PAI1_VENV)/bin/python || $(PYTHON) -m venv $(PAI1_VENV)
 	$(PAI1_VENV)/bin/python -m pip install -q --upgrade pip
 	$(PAI1_VENV)/bin/python -m pip install -q 'pydantic-ai-slim==1.107.*' 'genai-prices==0.0.73' opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
+	touch $@
+
+$(PREFECT_VENV)/.installed:
+	test -x $(PREFECT_VENV)/bin/python || $(PYTHON) -m venv $(PREFECT_VENV)
+	$(PREFECT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PREFECT_VENV)/bin/python -m pip install -q 'prefect==3.9.*' 'pydantic-ai-slim[prefect]' opentelemetry-sdk opentelemetry-exporter-otlp-proto-http
 	touch $@
 
 test: test-deps

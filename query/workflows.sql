@@ -85,6 +85,32 @@ LEFT JOIN prefect_flows AS f ON f.trace_id = p.trace_id AND f.span_id = p.parent
 LEFT JOIN prefect_trace_flow AS t ON t.trace_id = p.trace_id AND p.operation = 'task'
 WHERE p.operation IN ('flow', 'task') AND (p.operation = 'flow' OR coalesce(f.run_id, t.run_id) IS NOT NULL);
 
+-- Prefect: the span of the flow run each task ran in: the nearest flow span above the task, through
+-- the agent, model and tool spans pydantic-ai puts between them (its model-request tasks are children
+-- of `chat` spans). When the chain breaks first (the flow span never arrived: its process was killed
+-- with the flow run open), the missing parent's id stands for that run of the flow (`flow_span_lost`).
+CREATE OR REPLACE VIEW prefect_task_flow_spans AS
+WITH RECURSIVE
+tasks AS (SELECT DISTINCT trace_id, span_id, parent_span_id, workflow_id FROM workflow_spans
+          WHERE engine = 'prefect' AND role = 'step' AND parent_span_id IS NOT NULL),
+flows AS (SELECT DISTINCT trace_id, span_id FROM workflow_spans WHERE engine = 'prefect' AND role = 'workflow'),
+trace_spans AS (
+    SELECT DISTINCT trace_id, span_id, parent_span_id FROM records
+    WHERE kind IN ('span', 'pending_span') AND trace_id IN (SELECT trace_id FROM tasks)
+),
+up(trace_id, span_id, workflow_id, ancestor_id, depth) AS (
+    SELECT trace_id, span_id, workflow_id, parent_span_id, 0 FROM tasks
+    UNION ALL
+    SELECT u.trace_id, u.span_id, u.workflow_id, s.parent_span_id, u.depth + 1
+    FROM up AS u JOIN trace_spans AS s ON s.trace_id = u.trace_id AND s.span_id = u.ancestor_id
+    WHERE u.depth < 32 AND s.parent_span_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM flows AS f WHERE f.trace_id = u.trace_id AND f.span_id = u.ancestor_id)
+)
+SELECT u.trace_id, u.span_id, u.workflow_id, u.flow_span_id,
+       NOT EXISTS (SELECT 1 FROM trace_spans AS s WHERE s.trace_id = u.trace_id AND s.span_id = u.flow_span_id) AS flow_span_lost
+FROM (SELECT trace_id, span_id, any_value(workflow_id) AS workflow_id, arg_max(ancestor_id, depth) AS flow_span_id
+      FROM up GROUP BY trace_id, span_id) AS u;
+
 -- DBOS's DEBUG log records `Running step, id: N, name: X` (the body ran) and `Replaying step, id: N,
 -- name: X` (the result came from the system database): the strongest evidence there is. Each is a
 -- child of the step's span (span_id here is that span's id).
@@ -267,7 +293,8 @@ FROM (
 
 -- Which workflow each span belongs to: the nearest engine span above it (bounded: a bad parent
 -- link cannot loop). Seeds are the engines' own spans; everything under them (agent runs, model
--- calls, tools) belongs to the same workflow.
+-- calls, tools) belongs to the same workflow. A Prefect flow span that never arrived is a seed too
+-- (by the id its tasks name as parent), so the killed run's agent and model spans have an owner.
 CREATE OR REPLACE VIEW workflow_span_owners AS
 WITH RECURSIVE
 spans AS (SELECT * FROM workflow_spans),
@@ -275,13 +302,18 @@ trace_spans AS (
     SELECT DISTINCT trace_id, span_id, parent_span_id FROM records
     WHERE kind IN ('span', 'pending_span') AND trace_id IN (SELECT trace_id FROM spans)
 ),
+seeds AS (
+    SELECT trace_id, span_id, engine, workflow_id FROM spans
+    UNION
+    SELECT trace_id, flow_span_id, 'prefect', workflow_id FROM prefect_task_flow_spans WHERE flow_span_lost
+),
 owned(trace_id, span_id, engine, workflow_id, origin_span_id, depth) AS (
-    SELECT trace_id, span_id, engine, workflow_id, span_id, 0 FROM spans
+    SELECT trace_id, span_id, engine, workflow_id, span_id, 0 FROM seeds
     UNION
     SELECT c.trace_id, c.span_id, o.engine, o.workflow_id, o.origin_span_id, o.depth + 1
     FROM owned AS o
     JOIN trace_spans AS c ON c.trace_id = o.trace_id AND c.parent_span_id = o.span_id
-    WHERE o.depth < 32 AND NOT EXISTS (SELECT 1 FROM spans AS s WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id)
+    WHERE o.depth < 32 AND NOT EXISTS (SELECT 1 FROM seeds AS s WHERE s.trace_id = c.trace_id AND s.span_id = c.span_id)
 )
 SELECT trace_id, span_id, arg_min(engine, depth) AS engine, arg_min(workflow_id, depth) AS workflow_id,
        arg_min(origin_span_id, depth) AS origin_span_id
@@ -349,9 +381,11 @@ has_children AS (SELECT DISTINCT r.trace_id, r.parent_span_id AS span_id FROM re
 -- steps and no children, as DBOS re-sends on recovery) is not a run.
 runs_of AS (
     SELECT engine, workflow_id, count(DISTINCT run_key) AS runs FROM (
-        SELECT s.engine, s.workflow_id, CASE WHEN s.engine = 'prefect' THEN coalesce(w.span_id, s.parent_span_id) ELSE s.trace_id END AS run_key
+        SELECT s.engine, s.workflow_id,
+               CASE WHEN s.engine != 'prefect' THEN s.trace_id WHEN s.role = 'workflow' THEN s.span_id
+                    ELSE coalesce(pf.flow_span_id, s.parent_span_id) END AS run_key
         FROM spans AS s
-        LEFT JOIN spans AS w ON s.engine = 'prefect' AND w.role = 'workflow' AND w.trace_id = s.trace_id AND w.span_id = s.span_id
+        LEFT JOIN prefect_task_flow_spans AS pf ON s.engine = 'prefect' AND s.role = 'step' AND pf.trace_id = s.trace_id AND pf.span_id = s.span_id
         WHERE s.role = 'step'
            OR (s.role = 'workflow' AND EXISTS (SELECT 1 FROM has_children AS h WHERE h.trace_id = s.trace_id AND h.span_id = s.span_id))
     ) GROUP BY engine, workflow_id
