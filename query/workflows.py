@@ -9,8 +9,11 @@ ENGINES = ("temporal", "dbos", "prefect")
 STATUSES = ("completed", "failed", "running")
 
 
-def workflow_list(cursor: duckdb.DuckDBPyConnection, engine: str | None, status: str | None, limit: int) -> list[dict]:
-    return dicts(cursor.execute(sql("workflow_list"), {"engine": engine, "status": status, "limit": limit}))
+def workflow_list(cursor: duckdb.DuckDBPyConnection, engine: str | None, status: str | None, children: bool,
+                  limit: int) -> list[dict]:
+    """The newest workflows; child workflows (started by another's code) only when `children`."""
+    return dicts(cursor.execute(sql("workflow_list"),
+                                {"engine": engine, "status": status, "children": children, "limit": limit}))
 
 
 def workflow(cursor: duckdb.DuckDBPyConnection, engine: str, workflow_id: str) -> dict | None:

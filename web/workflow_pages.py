@@ -89,7 +89,7 @@ def timeline(view: dict, now: datetime) -> dict[str, Any]:
         crashed = bool(interrupted) or (view["recoveries"] > 0 and later is not None and process["ran_workflow_code"]
                                         and _moment(later["first_seen"]) >= _moment(process["last_seen"]))
         bars = []
-        for step in lane_steps:
+        for step in _grouped(lane_steps):
             left = percent(step["started_at"])
             finish = _end(step)
             if finish is None:  # still running, or never finished: up to the recovery or now
@@ -115,6 +115,21 @@ def timeline(view: dict, now: datetime) -> dict[str, Any]:
                                 "title": f"recovered by {process['process']} at {lane['first_text']}"}
         lanes.append(lane)
     return {"lanes": lanes, "start_text": timestamp(start.astimezone()), "span_text": duration(total)}
+
+
+def _grouped(steps: list[dict]) -> list[dict]:
+    """Steps without a duration that share a start and status (the steps a Temporal worker restored
+    when it replayed the history) as one bar named by their count."""
+    out: list[dict] = []
+    for step in steps:
+        last = out[-1] if out else None
+        if (last is not None and step["duration"] is None and last["duration"] is None
+                and step["status"] == last["status"] and step["started_at"] == last["started_at"]):
+            count = last.get("count", 1) + 1
+            out[-1] = {**last, "count": count, "step_name": f"{count} steps", "error": None, "attempt": None}
+        else:
+            out.append(step)
+    return out
 
 
 def step_rows(request: Request, steps: list[dict]) -> list[dict]:
@@ -155,9 +170,10 @@ def workflow_router() -> APIRouter:
     def list_data(request: Request, error) -> dict:
         engine = _filter(request, "engine", workflows.ENGINES, error)
         status = _filter(request, "status", workflows.STATUSES, error)
+        children = _filter(request, "children", ("0", "1"), error) == "1"
         with request.app.state.database.cursor() as cursor:
-            rows = workflows.workflow_list(cursor, engine, status, LIST_LIMIT)
-        return {"engine": engine, "status": status, "workflows": rows}
+            rows = workflows.workflow_list(cursor, engine, status, children, LIST_LIMIT)
+        return {"engine": engine, "status": status, "children": children, "workflows": rows}
 
     @router.get("/workflows", response_class=HTMLResponse, name="workflows")
     def workflows_page(request: Request):

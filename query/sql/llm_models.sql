@@ -1,6 +1,7 @@
 -- The LLMs page: one row per provider and model over the calls since $since (a TIMESTAMPTZ, or
 -- NULL for all time). Errors are calls with an error; unpriced calls have tokens but no cost
--- (a model genai-prices does not know); cached tokens are part of the input tokens.
+-- (a model genai-prices does not know); cached tokens are part of the input tokens. Restored copies
+-- of calls (re-sent by a durable engine, llm_calls.restored) are not calls: they are left out.
 SELECT provider, model,
        count(*) AS calls,
        count(error) AS errors,
@@ -15,6 +16,6 @@ SELECT provider, model,
        count(*) FILTER (WHERE cost_source = 'computed') AS computed_calls,
        sum(tool_calls) AS tool_calls
 FROM llm_calls
-WHERE start_timestamp >= coalesce($since, '-infinity'::TIMESTAMPTZ)
+WHERE start_timestamp >= coalesce($since, '-infinity'::TIMESTAMPTZ) AND NOT restored
 GROUP BY provider, model
 ORDER BY cost_usd DESC NULLS LAST, calls DESC, provider NULLS LAST, model NULLS LAST

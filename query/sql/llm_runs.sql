@@ -22,6 +22,7 @@ calls AS (
            count(*) FILTER (WHERE cost_usd IS NULL AND (input_tokens IS NOT NULL OR output_tokens IS NOT NULL)) AS unpriced_calls
     FROM llm_calls
     WHERE agent_span_id IS NOT NULL AND start_timestamp >= coalesce($since, '-infinity'::TIMESTAMPTZ)
+      AND NOT restored  -- a copy re-sent by a durable engine replaying the run is not a request
     GROUP BY trace_id, agent_span_id
 )
 SELECT r.*, coalesce(c.model_requests, 0) AS model_requests, c.input_tokens, c.output_tokens, c.cost_usd,

@@ -21,14 +21,16 @@ def server(tmp_path_factory):
     srv.stop()
 
 
-def ids(server, engine: str) -> list[str]:
-    return [row["workflow_id"] for row in httpx.get(f"{server.url}/api/workflows", params={"engine": engine}).json()["workflows"]]
+def ids(server, engine: str, children: str = "0") -> list[str]:
+    response = httpx.get(f"{server.url}/api/workflows", params={"engine": engine, "children": children})
+    return [row["workflow_id"] for row in response.json()["workflows"]]
 
 
 def test_the_list_filters_by_engine_and_status(server):
     temporal = ids(server, "temporal")
     assert len(temporal) == 2 and all(w.startswith(("research-crash-logfire", "research-retry-otel")) for w in temporal)
-    dbos = ids(server, "dbos")
+    assert len(ids(server, "dbos")) == 1  # top-level workflows only, unless asked
+    dbos = ids(server, "dbos", children="1")
     assert len(dbos) == 3  # the workflow and its two child workflows (the agent run)
     page = httpx.get(f"{server.url}/workflows", params={"engine": "temporal", "status": "completed"})
     assert page.status_code == 200
@@ -50,6 +52,7 @@ def test_one_workflow_as_json_has_its_steps_and_processes(server):
 @pytest.mark.parametrize("path, status, says", [
     ("/workflows?engine=airflow", 400, "engine must be one of temporal, dbos, prefect"),
     ("/workflows?status=done", 400, "status must be one of completed, failed, running"),
+    ("/workflows?children=yes", 400, "children must be one of 0, 1"),
     ("/workflows/airflow/x", 400, "engine must be one of"),
     ("/workflows/dbos/no-such-workflow", 404, "no dbos workflow with id 'no-such-workflow'"),
 ])

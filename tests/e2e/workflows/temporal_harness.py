@@ -56,8 +56,13 @@ def _healthy(address: str) -> bool:
     return check.returncode == 0
 
 
-def _spans_arrived(url: str, workflow_id: str) -> bool:
-    """True once each completed step has a finished (not pending) span for this workflow in Spyglass."""
+def _spans_arrived(url: str, workflow_id: str, telemetry: str) -> bool:
+    """True once each completed step has a finished (not pending) span for this workflow in Spyglass,
+    and under logfire the pending span of slow_step's attempt (the only trace the crash leaves)."""
+    if telemetry == "logfire" and not truth.query(url, f"""
+            SELECT 1 FROM records WHERE kind = 'pending_span' AND span_name = 'RunActivity:slow_step'
+              AND json_extract_string(attributes, '$.temporalWorkflowID') = '{workflow_id}'"""):
+        return False
     quoted = ", ".join(f"'{name}'" for name in BEFORE_CRASH)
     rows = truth.query(url, f"""
         SELECT span_name, count(*) AS n FROM records
@@ -93,7 +98,7 @@ def run_scenario(server, scenario: str, telemetry: str, run_dir: Path) -> Run:
             if scenario == "crash":
                 ready = run_dir / truth.READY_FILE
                 truth.wait_for(ready.exists, 30, "slow_step to start", first)
-                truth.wait_for(lambda: _spans_arrived(server.url, workflow_id), 15,
+                truth.wait_for(lambda: _spans_arrived(server.url, workflow_id, telemetry), 15,
                                "the completed steps' spans in Spyglass", first, interval=0.1)
                 truth.kill(first)
                 second = start("resume", "worker-2")
