@@ -129,7 +129,7 @@ WHERE kind = 'log' AND (coalesce(message, log_body) LIKE 'Running step, id: %' O
 -- interrupted or running (docs/workflows.md says which evidence decides each).
 CREATE OR REPLACE VIEW workflow_steps AS
 WITH
-spans AS (SELECT * FROM workflow_spans),
+spans AS MATERIALIZED (SELECT * FROM workflow_spans),
 steps AS (
     SELECT s.*,
            l.evidence AS log_evidence,
@@ -293,19 +293,35 @@ FROM (
 
 -- Which workflow each span belongs to: the nearest engine span above it (bounded: a bad parent
 -- link cannot loop). Seeds are the engines' own spans; everything under them (agent runs, model
--- calls, tools) belongs to the same workflow. A Prefect flow span that never arrived is a seed too
--- (by the id its tasks name as parent), so the killed run's agent and model spans have an owner.
+-- calls, tools) belongs to the same workflow. A Prefect flow span or DBOS workflow span that never
+-- arrived (its process was killed while it was open) is a seed too, by the id its tasks or steps
+-- name as parent, so the killed run's agent and model spans have an owner.
 CREATE OR REPLACE VIEW workflow_span_owners AS
 WITH RECURSIVE
-spans AS (SELECT * FROM workflow_spans),
+spans AS MATERIALIZED (SELECT * FROM workflow_spans),
 trace_spans AS (
     SELECT DISTINCT trace_id, span_id, parent_span_id FROM records
     WHERE kind IN ('span', 'pending_span') AND trace_id IN (SELECT trace_id FROM spans)
+),
+-- from each DBOS step up through the spans that are no engine's (pydantic-ai's `chat` and
+-- `invoke_agent` sit between a model-request step and its workflow span)
+dbos_step_ancestry(trace_id, span_id, parent_span_id, engine, workflow_id, depth) AS (
+    SELECT trace_id, span_id, parent_span_id, engine, workflow_id, 0 FROM spans WHERE engine = 'dbos' AND role = 'step'
+    UNION
+    SELECT t.trace_id, t.span_id, t.parent_span_id, u.engine, u.workflow_id, u.depth + 1
+    FROM dbos_step_ancestry AS u
+    JOIN trace_spans AS t ON t.trace_id = u.trace_id AND t.span_id = u.parent_span_id
+    WHERE u.depth < 16 AND NOT EXISTS (SELECT 1 FROM spans AS e WHERE e.trace_id = t.trace_id AND e.span_id = t.span_id)
 ),
 seeds AS (
     SELECT trace_id, span_id, engine, workflow_id FROM spans
     UNION
     SELECT trace_id, flow_span_id, 'prefect', workflow_id FROM prefect_task_flow_spans WHERE flow_span_lost
+    UNION  -- likewise a DBOS workflow span that never arrived: where its steps' ancestry ends
+    SELECT DISTINCT u.trace_id, u.parent_span_id, u.engine, u.workflow_id
+    FROM dbos_step_ancestry AS u
+    WHERE u.parent_span_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM trace_spans AS t WHERE t.trace_id = u.trace_id AND t.span_id = u.parent_span_id)
 ),
 owned(trace_id, span_id, engine, workflow_id, origin_span_id, depth) AS (
     SELECT trace_id, span_id, engine, workflow_id, span_id, 0 FROM seeds
@@ -344,13 +360,13 @@ FROM by_span AS s FULL JOIN by_id AS i ON i.engine = s.engine AND i.workflow_id 
 
 -- One row per workflow (engine, workflow_id): it may span several traces and worker processes.
 -- Costs include the workflow's child workflows. naive_cost_usd sums every model call sent for it;
--- true_cost_usd counts each real call once, leaving out the calls restored from history
--- (llm_calls.restored: the same response id seen before; or a call above or under a restored step).
+-- true_cost_usd counts each real call once, leaving out the calls restored from history (the same
+-- response id seen before, as llm_calls.restored; or a call above or under a restored step).
 CREATE OR REPLACE VIEW workflows AS
 WITH RECURSIVE
-spans AS (SELECT * FROM workflow_spans),
-steps AS (SELECT * FROM workflow_steps),
-parents AS (SELECT * FROM workflow_parents),
+spans AS MATERIALIZED (SELECT * FROM workflow_spans),
+steps AS MATERIALIZED (SELECT * FROM workflow_steps),
+parents AS MATERIALIZED (SELECT * FROM workflow_parents),
 family(engine, ancestor_id, workflow_id, depth) AS (  -- every workflow with itself and its descendants
     SELECT DISTINCT engine, workflow_id, workflow_id, 0 FROM spans
     UNION
@@ -359,13 +375,32 @@ family(engine, ancestor_id, workflow_id, depth) AS (  -- every workflow with its
     WHERE f.depth < 16
 ),
 restored_spans AS (SELECT DISTINCT trace_id, span_id FROM steps WHERE status = 'restored' AND span_id IS NOT NULL),
+-- the model calls in the workflows' traces, counted as llm_calls counts them (less a provider SDK's
+-- span repeating its parent call's tokens). Read from records, not llm_calls, so that only these
+-- traces are scanned.
+call_spans AS (
+    SELECT m.trace_id, m.span_id, m.start_timestamp, m.cost_usd, m.gen_ai_provider,
+           m.attributes->>'gen_ai.response.id' AS response_id
+    FROM records AS m
+    WHERE m.kind = 'span' AND m.trace_id IN (SELECT trace_id FROM spans)
+      AND (m.gen_ai_provider IS NOT NULL OR m.gen_ai_model IS NOT NULL OR m.input_tokens IS NOT NULL OR m.output_tokens IS NOT NULL)
+      AND NOT EXISTS (
+          SELECT 1 FROM records AS p
+          WHERE p.trace_id = m.trace_id AND p.span_id = m.parent_span_id AND p.kind = 'span'
+            AND (p.input_tokens IS NOT NULL OR p.output_tokens IS NOT NULL)
+            AND p.input_tokens IS NOT DISTINCT FROM m.input_tokens AND p.output_tokens IS NOT DISTINCT FROM m.output_tokens
+            AND m.span_name NOT LIKE 'model request attempt%')
+),
+-- a restored copy: an earlier call had the same response id (as llm_calls.restored), or the call
+-- is above or under a restored step span
 calls AS (
     SELECT o.engine, o.workflow_id, c.cost_usd,
-           c.restored
+           (c.response_id IS NOT NULL AND row_number() OVER (PARTITION BY c.response_id, c.gen_ai_provider
+                                                             ORDER BY c.start_timestamp, c.span_id) > 1)
            OR EXISTS (SELECT 1 FROM restored_spans AS r WHERE r.trace_id = c.trace_id AND r.span_id = o.origin_span_id)
            OR EXISTS (SELECT 1 FROM spans AS t JOIN restored_spans AS r ON r.trace_id = t.trace_id AND r.span_id = t.span_id
                       WHERE t.trace_id = c.trace_id AND t.parent_span_id = c.span_id) AS restored
-    FROM llm_calls AS c
+    FROM call_spans AS c
     JOIN workflow_span_owners AS o ON o.trace_id = c.trace_id AND o.span_id = c.span_id
 ),
 costs AS (
