@@ -12,12 +12,21 @@ PAI1_VENV := .venv-pai1
 # workers (tests/e2e/workflows/prefect_worker.py) run in a virtualenv of their own.
 PREFECT_VENV := .venv-prefect
 
-.PHONY: run test install test-deps chromium bench clean
+.PHONY: run demo test install test-deps chromium bench clean
 
 run: install
 	$(BIN)/spyglass serve
 
 install: $(VENV)/.installed
+
+# The example agents and durable workflows, run against the server `make run` started (the examples'
+# packages are the `examples` extra, never the server's).
+demo: $(VENV)/.examples-installed
+	$(BIN)/spyglass demo
+
+$(VENV)/.examples-installed: $(VENV)/.installed pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[examples]'
+	touch $@
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

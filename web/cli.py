@@ -115,12 +115,36 @@ def import_file(args) -> int:
     return status
 
 
+def _demo_parser(subparsers) -> None:
+    demo = subparsers.add_parser(
+        "demo", help="run the example agents and workflows (offline) against a running server")
+    demo.add_argument("--url", default=os.environ.get("SPYGLASS_URL", "http://127.0.0.1:4318"),
+                      help="the running server [env SPYGLASS_URL, default http://127.0.0.1:4318]")
+    demo.add_argument("--engine", choices=("dbos", "temporal"), default="dbos", help="the durable engine [dbos]")
+    demo.add_argument("--data-dir", default="spyglass-data/demo",
+                      help="where the engines keep their state [spyglass-data/demo]")
+
+
+def demo(args) -> int:
+    from pathlib import Path
+
+    from web.demo import DemoFailed, run
+
+    try:
+        run(args.url.rstrip("/"), args.engine, Path(args.data_dir))
+    except DemoFailed as error:
+        print(f"spyglass demo: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="spyglass", description="Self-hosted OTLP backend and trace viewer.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     _serve_parser(subparsers)
     _query_parser(subparsers)
     _import_parser(subparsers)
+    _demo_parser(subparsers)
     subparsers.add_parser("settings", help="print the settings table (Markdown)")
     args = parser.parse_args(argv)
     if args.command == "serve":
@@ -130,6 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         return query(args)
     if args.command == "import":
         return import_file(args)
+    if args.command == "demo":
+        return demo(args)
     if args.command == "settings":
         print(settings_markdown())
         return 0
