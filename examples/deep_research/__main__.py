@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     telemetry = configure_telemetry("deep-research")
     faults = Faults(args.fail_rate, args.crash_after, args.seed, marker=args.data_dir / f"crashed-{workflow_id}",
                     before_crash=telemetry.flush)
-    runtime.configure(faults, args.model, args.seed, args.analysis_seconds, args.search_seconds)
+    runtime.configure(telemetry, faults, args.model, args.seed, args.analysis_seconds)
     record("worker", engine=args.engine, workflow_id=workflow_id, crash_after=args.crash_after)
     print(f"{args.engine} workflow {workflow_id} (resume with --workflow-id {workflow_id})", file=sys.stderr, flush=True)
     try:
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
             from examples.deep_research import dbos_research as engine
         else:
             from examples.deep_research import temporal_research as engine
-        report = engine.run(args.question, workflow_id, args.data_dir, args.max_searches, args.analysis_timeout)
+        report = engine.run(args.question, workflow_id, args.data_dir, args.max_searches, args.analysis_timeout,
+                            args.search_seconds)
     except Exception as error:  # the workflow failed: say why, with the id to look it up in Spyglass
         print(f"workflow {workflow_id} failed: {type(error).__name__}: {error}", file=sys.stderr)
         return 1

@@ -27,9 +27,6 @@ from examples.durable import record
 RETRIES = {"retries_allowed": True, "max_attempts": 4, "interval_seconds": 0.2, "backoff_rate": 1.0}
 ANALYSIS_ATTEMPTS = 2
 
-searcher: DBOSAgent | None = None
-
-
 @DBOS.step(**RETRIES)
 async def search(query: str, seconds: float) -> list[corpus.SearchResult]:
     """The search tool's durable step: restored, not run again, after a crash."""
@@ -63,11 +60,12 @@ async def analyse(question: str, findings: list[research.Finding], timeout: floa
 
 
 @DBOS.workflow(name="deep_research")
-async def deep_research(question: str, max_searches: int, analysis_timeout: float) -> str:
+async def deep_research(question: str, max_searches: int, analysis_timeout: float, search_seconds: float) -> str:
     research_plan = await plan(question, max_searches)
 
     async def run_search(position: int, item: research.Search) -> research.Finding:
-        result = await searcher.run(research.search_prompt(question, item), deps=runtime.get().search_deps(position))
+        searcher = runtime.get().durable_searcher
+        result = await searcher.run(research.search_prompt(question, item), deps=research.SearchDeps.at(position, search_seconds))
         record("search_done", position=position, query=item.query)
         faults = runtime.get().faults
         faults.progress()
@@ -81,16 +79,16 @@ async def deep_research(question: str, max_searches: int, analysis_timeout: floa
 
 def build() -> None:
     """Wrap the searcher in a DBOSAgent (registers its child workflow and steps); before DBOS.launch()."""
-    global searcher
     # DBOSAgent is deprecated in pydantic-ai 2.68 in favour of the DBOSDurability capability; it runs each
     # agent run as a child workflow, which is what parallel searches need (see the module docstring).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        searcher = DBOSAgent(research.searcher_agent(runtime.get().searcher, search),
+        runtime.get().durable_searcher = DBOSAgent(research.searcher_agent(runtime.get().searcher, search),
                              model_step_config=StepConfig(**RETRIES))
 
 
-def run(question: str, workflow_id: str, data_dir: Path, max_searches: int, analysis_timeout: float) -> str:
+def run(question: str, workflow_id: str, data_dir: Path, max_searches: int, analysis_timeout: float,
+        search_seconds: float) -> str:
     """Start the workflow (or, when `workflow_id` exists, recover it / fetch its result) and wait for it."""
     build()
     config: DBOSConfig = {
@@ -105,7 +103,7 @@ def run(question: str, workflow_id: str, data_dir: Path, max_searches: int, anal
     DBOS.launch()  # recovers this executor's pending workflows: a crashed run continues here
     try:
         with SetWorkflowID(workflow_id):
-            handle = DBOS.start_workflow(deep_research, question, max_searches, analysis_timeout)
+            handle = DBOS.start_workflow(deep_research, question, max_searches, analysis_timeout, search_seconds)
         return handle.get_result(polling_interval_sec=0.05)
     finally:
         DBOS.destroy()

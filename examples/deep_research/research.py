@@ -46,6 +46,11 @@ class SearchDeps:
     position: int
     seconds: float
 
+    @classmethod
+    def at(cls, position: int, search_seconds: float) -> "SearchDeps":
+        """The canned search of position p (from 0) takes (p + 1) * search_seconds: they end one by one."""
+        return cls(position, (position + 1) * search_seconds)
+
 
 @dataclass
 class Finding:

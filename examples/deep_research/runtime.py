@@ -8,29 +8,28 @@ module for every run; this module is passed through, so workflow code sees what 
 """
 
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic_ai.models import Model, infer_model
 
 from examples.deep_research import research
-from examples.durable import Faults, FaultyModel
+from examples.durable import Faults, FaultyModel, Telemetry
 
 
 @dataclass
 class Runtime:
+    telemetry: Telemetry
     faults: Faults
     planner: Model
     searcher: Model
     analyst: Model
-    search_seconds: float  # the canned search of position p takes (p + 1) * search_seconds
-
-    def search_deps(self, position: int) -> research.SearchDeps:
-        return research.SearchDeps(position, (position + 1) * self.search_seconds)
+    durable_searcher: Any = None  # the engine's DBOSAgent / TemporalAgent around the searcher agent
 
 
 current: Runtime | None = None
 
 
-def configure(faults: Faults, model: str | None, seed: int, analysis_seconds: float, search_seconds: float) -> Runtime:
+def configure(telemetry: Telemetry, faults: Faults, model: str | None, seed: int, analysis_seconds: float) -> Runtime:
     """Build the three agents' models (scripted, or `model` for all three) wrapped in FaultyModel."""
     global current
     if model:
@@ -38,8 +37,8 @@ def configure(faults: Faults, model: str | None, seed: int, analysis_seconds: fl
     else:
         planner, searcher = research.scripted_planner(seed), research.scripted_searcher()
         analyst = research.scripted_analyst(analysis_seconds)
-    current = Runtime(faults, FaultyModel(planner, faults, "planner"), FaultyModel(searcher, faults, "searcher"),
-                      FaultyModel(analyst, faults, "analyst"), search_seconds)
+    current = Runtime(telemetry, faults, FaultyModel(planner, faults, "planner"),
+                      FaultyModel(searcher, faults, "searcher"), FaultyModel(analyst, faults, "analyst"))
     return current
 
 
