@@ -7,6 +7,7 @@ how many questions, and what every model call cost according to genai-prices.
 """
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import os
 import re
 import subprocess
@@ -56,7 +57,10 @@ class Recorder:
 def replay(contender: Contender, word: str) -> Game:
     questioner = Recorder(questioner_agent(contender.questioner(seed=0)))
     answerer = Recorder(answerer_agent(scripted_answerer(word), word))
-    result = asyncio.run(play(word, questioner, answerer, MAX_QUESTIONS))
+    # in a thread of its own: Playwright's sync API (the `page` fixture, session-wide) keeps an event
+    # loop running in this thread once any browser test has run
+    with ThreadPoolExecutor(1) as thread:
+        result = thread.submit(asyncio.run, play(word, questioner, answerer, MAX_QUESTIONS)).result()
     return Game(result.won, result.questions, questioner.requests + answerer.requests, questioner.cost + answerer.cost)
 
 
