@@ -91,10 +91,10 @@ WHERE p.operation IN ('flow', 'task') AND (p.operation = 'flow' OR coalesce(f.ru
 -- with the flow run open), the missing parent's id stands for that run of the flow (`flow_span_lost`).
 CREATE OR REPLACE VIEW prefect_task_flow_spans AS
 WITH RECURSIVE
-tasks AS (SELECT DISTINCT trace_id, span_id, parent_span_id, workflow_id FROM workflow_spans
+tasks AS MATERIALIZED (SELECT DISTINCT trace_id, span_id, parent_span_id, workflow_id FROM workflow_spans
           WHERE engine = 'prefect' AND role = 'step' AND parent_span_id IS NOT NULL),
-flows AS (SELECT DISTINCT trace_id, span_id FROM workflow_spans WHERE engine = 'prefect' AND role = 'workflow'),
-trace_spans AS (
+flows AS MATERIALIZED (SELECT DISTINCT trace_id, span_id FROM workflow_spans WHERE engine = 'prefect' AND role = 'workflow'),
+trace_spans AS MATERIALIZED (
     SELECT DISTINCT trace_id, span_id, parent_span_id FROM records
     WHERE kind IN ('span', 'pending_span') AND trace_id IN (SELECT trace_id FROM tasks)
 ),
@@ -299,7 +299,7 @@ FROM (
 CREATE OR REPLACE VIEW workflow_span_owners AS
 WITH RECURSIVE
 spans AS MATERIALIZED (SELECT * FROM workflow_spans),
-trace_spans AS (
+trace_spans AS MATERIALIZED (
     SELECT DISTINCT trace_id, span_id, parent_span_id FROM records
     WHERE kind IN ('span', 'pending_span') AND trace_id IN (SELECT trace_id FROM spans)
 ),
@@ -313,7 +313,7 @@ dbos_step_ancestry(trace_id, span_id, parent_span_id, engine, workflow_id, depth
     JOIN trace_spans AS t ON t.trace_id = u.trace_id AND t.span_id = u.parent_span_id
     WHERE u.depth < 16 AND NOT EXISTS (SELECT 1 FROM spans AS e WHERE e.trace_id = t.trace_id AND e.span_id = t.span_id)
 ),
-seeds AS (
+seeds AS MATERIALIZED (
     SELECT trace_id, span_id, engine, workflow_id FROM spans
     UNION
     SELECT trace_id, flow_span_id, 'prefect', workflow_id FROM prefect_task_flow_spans WHERE flow_span_lost
@@ -339,19 +339,35 @@ FROM owned GROUP BY trace_id, span_id;
 -- each agent run as one) has that one as its parent: the owner of its span's parent span, or for
 -- DBOS, whose child ids are `{parent id}-{step id}`, the workflow with that id.
 CREATE OR REPLACE VIEW workflow_parents AS
-WITH
-runs AS (SELECT DISTINCT engine, workflow_id, trace_id, parent_span_id FROM workflow_spans WHERE role = 'workflow'),
-by_span AS (
-    SELECT r.engine, r.workflow_id, any_value(o.workflow_id) AS parent_workflow_id
-    FROM runs AS r
-    JOIN workflow_span_owners AS o ON o.trace_id = r.trace_id AND o.span_id = r.parent_span_id
-    WHERE o.engine = r.engine AND o.workflow_id != r.workflow_id
-    GROUP BY r.engine, r.workflow_id
+WITH RECURSIVE
+spans AS MATERIALIZED (SELECT DISTINCT engine, workflow_id, role, trace_id, span_id, parent_span_id FROM workflow_spans),
+runs AS MATERIALIZED (
+    SELECT DISTINCT engine, workflow_id, trace_id, parent_span_id FROM spans
+    WHERE role = 'workflow' AND parent_span_id IS NOT NULL
 ),
+links AS MATERIALIZED (
+    SELECT DISTINCT trace_id, span_id, parent_span_id FROM records
+    WHERE kind IN ('span', 'pending_span') AND trace_id IN (SELECT trace_id FROM runs)
+),
+-- up from each workflow span's parent to the nearest engine span (bounded: links may loop)
+up(engine, workflow_id, trace_id, span_id, depth) AS (
+    SELECT engine, workflow_id, trace_id, parent_span_id, 1 FROM runs
+    UNION
+    SELECT u.engine, u.workflow_id, u.trace_id, l.parent_span_id, u.depth + 1
+    FROM up AS u JOIN links AS l ON l.trace_id = u.trace_id AND l.span_id = u.span_id
+    WHERE u.depth < 32 AND l.parent_span_id IS NOT NULL
+      AND NOT EXISTS (SELECT 1 FROM spans AS s WHERE s.trace_id = u.trace_id AND s.span_id = u.span_id)
+),
+nearest AS (
+    SELECT u.engine, u.workflow_id, arg_min(s.workflow_id, u.depth) AS above_id
+    FROM up AS u JOIN spans AS s ON s.trace_id = u.trace_id AND s.span_id = u.span_id AND s.engine = u.engine
+    GROUP BY u.engine, u.workflow_id
+),
+by_span AS (SELECT engine, workflow_id, above_id AS parent_workflow_id FROM nearest WHERE above_id != workflow_id),
 by_id AS (
     SELECT DISTINCT c.engine, c.workflow_id, p.workflow_id AS parent_workflow_id
-    FROM (SELECT DISTINCT engine, workflow_id FROM workflow_spans WHERE engine = 'dbos') AS c
-    JOIN (SELECT DISTINCT workflow_id FROM workflow_spans WHERE engine = 'dbos') AS p
+    FROM (SELECT DISTINCT engine, workflow_id FROM spans WHERE engine = 'dbos') AS c
+    JOIN (SELECT DISTINCT workflow_id FROM spans WHERE engine = 'dbos') AS p
       ON p.workflow_id = regexp_extract(c.workflow_id, '^(.*)-\d+$', 1)
 )
 SELECT coalesce(s.engine, i.engine) AS engine, coalesce(s.workflow_id, i.workflow_id) AS workflow_id,
