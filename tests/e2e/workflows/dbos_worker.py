@@ -27,40 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 from dbos import DBOS, DBOSConfig, SetWorkflowID  # noqa: E402
 from pydantic_ai import Agent  # noqa: E402
 from pydantic_ai.durable_exec.dbos import DBOSAgent  # noqa: E402
-from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart  # noqa: E402
-from pydantic_ai.models.function import FunctionModel  # noqa: E402
-from pydantic_ai.usage import RequestUsage  # noqa: E402
 
 from tests.e2e.workflows import truth  # noqa: E402
+from tests.e2e.workflows.scripted import ScriptedModel  # noqa: E402
 
 RUN_DIR, SCENARIO, TELEMETRY, PHASE, WORKFLOW_ID = sys.argv[1:6] if __name__ == "__main__" else ("", "", "", "", "")
-INPUT_TOKENS, OUTPUT_TOKENS = 1000, 50
 SLOW_SECONDS = 600  # the test SIGKILLs the first worker long before this
 
 
-class ScriptedModel(FunctionModel):
-    """Request 1 calls `lookup`, request 2 answers; named like a real model so genai-prices can price it."""
-
-    def __init__(self):
-        super().__init__(self._respond, model_name="gpt-4o-mini")
-
-    @property
-    def system(self) -> str:
-        return "openai"
-
-    def _respond(self, messages, info) -> ModelResponse:
-        number = 1 + sum(isinstance(message, ModelResponse) for message in messages)
-        response_id = f"resp-{WORKFLOW_ID}-{number}"
-        truth.model_call(RUN_DIR, response_id, INPUT_TOKENS, OUTPUT_TOKENS)
-        if number == 1:
-            parts = [ToolCallPart("lookup", {"topic": "durable execution"}, tool_call_id="call_lookup_1")]
-        else:
-            parts = [TextPart("Durable execution survives crashes.")]
-        return ModelResponse(parts=parts, usage=RequestUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS),
-                             model_name=self.model_name, provider_name="openai", provider_response_id=response_id)
-
-
-agent = Agent(ScriptedModel(), name="researcher", instructions="Be terse.")
+agent = Agent(ScriptedModel(lambda: RUN_DIR, lambda: WORKFLOW_ID), name="researcher", instructions="Be terse.")
 
 
 @agent.tool_plain

@@ -27,44 +27,18 @@ from prefect import flow, get_client, task  # noqa: E402
 from prefect.flow_engine import run_flow  # noqa: E402
 from pydantic_ai import Agent  # noqa: E402
 from pydantic_ai.durable_exec.prefect import PrefectDurability  # noqa: E402
-from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart  # noqa: E402
-from pydantic_ai.models.function import FunctionModel  # noqa: E402
-from pydantic_ai.usage import RequestUsage  # noqa: E402
 
 from tests.e2e.workflows import truth  # noqa: E402
+from tests.e2e.workflows.scripted import TOPIC, ScriptedModel  # noqa: E402
 
 RUN_DIR, SCENARIO, TELEMETRY, PHASE = sys.argv[1:5] if __name__ == "__main__" else ("", "", "", "")
 FLOW_RUN_ID_FILE = "flow_run_id"
-INPUT_TOKENS, OUTPUT_TOKENS = 1000, 50
 SLOW_SECONDS = 600  # the test SIGKILLs the first worker long before this
-TOPIC = "durable execution"
-
-
-class ScriptedModel(FunctionModel):
-    """Request 1 calls `lookup`, request 2 answers; named like a real model so genai-prices can price it."""
-
-    def __init__(self):
-        super().__init__(self._respond, model_name="gpt-4o-mini")
-
-    @property
-    def system(self) -> str:
-        return "openai"
-
-    def _respond(self, messages, info) -> ModelResponse:
-        number = 1 + sum(isinstance(message, ModelResponse) for message in messages)
-        response_id = f"resp-{_flow_run_id()}-{number}"
-        truth.model_call(RUN_DIR, response_id, INPUT_TOKENS, OUTPUT_TOKENS)
-        if number == 1:
-            parts = [ToolCallPart("lookup", {"topic": TOPIC}, tool_call_id="call_lookup_1")]
-        else:
-            parts = [TextPart("Durable execution survives crashes.")]
-        return ModelResponse(parts=parts, usage=RequestUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS),
-                             model_name=self.model_name, provider_name="openai", provider_response_id=response_id)
 
 
 # PrefectDurability runs each model request and tool call as a Prefect task (`Model Request: gpt-4o-mini`,
 # `Call Tool: lookup`) with persisted results, so they are Cached when the flow run runs again.
-researcher = Agent(ScriptedModel(), name="researcher", instructions="Be terse.", capabilities=[PrefectDurability()])
+researcher = Agent(ScriptedModel(lambda: RUN_DIR, lambda: _flow_run_id()), name="researcher", instructions="Be terse.", capabilities=[PrefectDurability()])
 
 
 @researcher.tool_plain

@@ -24,12 +24,10 @@ from temporalio.common import RetryPolicy
 with workflow.unsafe.imports_passed_through():
     from pydantic_ai import Agent
     from pydantic_ai.durable_exec.temporal import TemporalAgent
-    from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
-    from pydantic_ai.models.function import FunctionModel
-    from pydantic_ai.usage import RequestUsage
-    from tests.e2e.workflows import truth
 
-INPUT_TOKENS, OUTPUT_TOKENS = 1000, 50
+    from tests.e2e.workflows import truth
+    from tests.e2e.workflows.scripted import ScriptedModel
+
 QUICK_RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=200), backoff_coefficient=1.0, maximum_attempts=3)
 
 
@@ -37,30 +35,7 @@ def _run_dir() -> Path:
     return Path(os.environ["SPYGLASS_RUN_DIR"])
 
 
-class ScriptedModel(FunctionModel):
-    """Request 1 calls `lookup`, request 2 answers; reports openai/gpt-4o-mini so genai-prices prices it."""
-
-    def __init__(self):
-        super().__init__(self._respond, model_name="gpt-4o-mini")
-
-    @property
-    def system(self) -> str:
-        return "openai"
-
-    def _respond(self, messages, info) -> ModelResponse:
-        # Runs inside the model-request activity, so the workflow id is the activity's.
-        number = 1 + sum(isinstance(message, ModelResponse) for message in messages)
-        response_id = f"resp-{activity.info().workflow_id}-{number}"
-        truth.model_call(_run_dir(), response_id, INPUT_TOKENS, OUTPUT_TOKENS)
-        if number == 1:
-            parts = [ToolCallPart("lookup", {"topic": "durable execution"}, tool_call_id="call_lookup")]
-        else:
-            parts = [TextPart("Durable execution survives crashes.")]
-        return ModelResponse(parts=parts, usage=RequestUsage(input_tokens=INPUT_TOKENS, output_tokens=OUTPUT_TOKENS),
-                             model_name=self.model_name, provider_name="openai", provider_response_id=response_id)
-
-
-researcher_agent = Agent(ScriptedModel(), name="researcher", instructions="Be terse.")
+researcher_agent = Agent(ScriptedModel(_run_dir, lambda: activity.info().workflow_id), name="researcher", instructions="Be terse.")
 
 
 @researcher_agent.tool_plain
