@@ -375,7 +375,7 @@ SELECT coalesce(s.engine, i.engine) AS engine, coalesce(s.workflow_id, i.workflo
 FROM by_span AS s FULL JOIN by_id AS i ON i.engine = s.engine AND i.workflow_id = s.workflow_id;
 
 -- One row per workflow (engine, workflow_id): it may span several traces and worker processes.
--- Costs include the workflow's child workflows. naive_cost_usd sums every model call sent for it;
+-- Step counts and costs include the workflow's child workflows'. naive_cost_usd sums every model call sent for it;
 -- true_cost_usd counts each real call once, leaving out the calls restored from history (the same
 -- response id seen before, as llm_calls.restored; or a call above or under a restored step).
 CREATE OR REPLACE VIEW workflows AS
@@ -457,14 +457,15 @@ summary AS (
            coalesce(bool_or(operation = 'CompleteWorkflow' AND otel_status_code = 'ERROR'), false) AS temporal_failed
     FROM spans GROUP BY engine, workflow_id
 ),
-step_counts AS (
-    SELECT engine, workflow_id,
-           count(*) FILTER (WHERE status = 'retried') AS retries,
-           count(*) FILTER (WHERE status = 'restored') AS restored_steps,
-           count(*) FILTER (WHERE status = 'interrupted') AS interrupted_steps,
-           count(*) FILTER (WHERE status = 'failed') AS failed_steps,
-           sum(saved_seconds) FILTER (WHERE status = 'restored') AS saved_seconds
-    FROM steps GROUP BY engine, workflow_id
+step_counts AS (  -- its steps and its child workflows' steps
+    SELECT f.engine, f.ancestor_id AS workflow_id,
+           count(*) FILTER (WHERE s.status = 'retried') AS retries,
+           count(*) FILTER (WHERE s.status = 'restored') AS restored_steps,
+           count(*) FILTER (WHERE s.status = 'interrupted') AS interrupted_steps,
+           count(*) FILTER (WHERE s.status = 'failed') AS failed_steps,
+           sum(s.saved_seconds) FILTER (WHERE s.status = 'restored') AS saved_seconds
+    FROM steps AS s JOIN family AS f ON f.engine = s.engine AND f.workflow_id = s.workflow_id
+    GROUP BY f.engine, f.ancestor_id
 )
 SELECT r.engine, r.workflow_id,
        coalesce(r.temporal_type, r.run_name) AS workflow_name,
