@@ -195,6 +195,25 @@ dbos_earlier AS (
      AND coalesce(b.log_evidence, 'executed') = 'executed'
     ORDER BY a.trace_id, a.span_id, b.start_timestamp
 ),
+-- Prefect: a Cached task saved what the same task (by name and order) took when it ran in an
+-- earlier run of the flow
+prefect_runs AS (
+    SELECT a.trace_id, a.span_id, a.workflow_id, a.step_name, a.start_timestamp, a.duration,
+           list_contains(CAST(json_extract_string(a.otel_events, '$[*].name') AS VARCHAR[]), 'Cached') AS cached,
+           f.flow_span_id,
+           row_number() OVER (PARTITION BY a.workflow_id, f.flow_span_id, a.step_name ORDER BY a.start_timestamp, a.span_id) AS nth
+    FROM attempted AS a
+    JOIN prefect_task_flow_spans AS f ON f.trace_id = a.trace_id AND f.span_id = a.span_id
+    WHERE a.engine = 'prefect' AND a.kind = 'span'
+),
+prefect_earlier AS (
+    SELECT DISTINCT ON (c.trace_id, c.span_id) c.trace_id, c.span_id, r.duration AS original_duration
+    FROM prefect_runs AS c
+    JOIN prefect_runs AS r
+      ON c.cached AND NOT r.cached AND r.workflow_id = c.workflow_id AND r.step_name = c.step_name AND r.nth = c.nth
+     AND r.flow_span_id != c.flow_span_id AND r.start_timestamp < c.start_timestamp
+    ORDER BY c.trace_id, c.span_id, r.start_timestamp DESC
+),
 -- has a workflow moved on since this span started: a later process ran its code, or it completed
 moved_on AS (
     SELECT a.trace_id, a.span_id
@@ -232,10 +251,11 @@ final_attempts AS (
            a.process, a.process_pid, a.trace_id, a.span_id,
            CASE WHEN a.otel_status_code = 'ERROR'
                 THEN coalesce(a.exception_type || ': ' || a.exception_message, a.otel_status_message, a.exception_type, 'error') END AS error,
-           e.original_duration AS saved_seconds,
+           coalesce(e.original_duration, pe.original_duration) AS saved_seconds,
            CASE a.engine WHEN 'temporal' THEN a.run_id || '/' || a.step_key WHEN 'prefect' THEN a.step_key ELSE a.step_name || '#' || coalesce(a.log_position, a.ordinal) END AS attempt_key
     FROM attempted AS a
     LEFT JOIN dbos_earlier AS e ON e.trace_id = a.trace_id AND e.span_id = a.span_id
+    LEFT JOIN prefect_earlier AS pe ON pe.trace_id = a.trace_id AND pe.span_id = a.span_id
     LEFT JOIN moved_on AS m ON m.trace_id = a.trace_id AND m.span_id = a.span_id
 ),
 earlier_attempts AS (  -- DBOS and Prefect: the failed attempts recorded as events on the step's span

@@ -107,3 +107,16 @@ def test_a_pending_step_with_nothing_after_it_is_running(tmp_path):
     assert connection.execute("SELECT status FROM workflows").fetchall() == [("running",)]
     last = connection.execute("SELECT step_name, status FROM workflow_steps ORDER BY started_at DESC LIMIT 1").fetchall()
     assert last == [("slow_step", "running")]
+
+
+def test_prefect_cached_tasks_saved_what_the_same_task_took_before(tmp_path):
+    connection = load(tmp_path / "x.duckdb", "prefect_crash_otel")
+    rows = connection.execute("""
+        SELECT step_name, status, duration, saved_seconds FROM workflow_steps ORDER BY started_at""").fetchall()
+    executed = [(name, duration) for name, status, duration, _ in rows if status == "executed"]
+    restored = [(name, saved) for name, status, _, saved in rows if status == "restored"]
+    # the second run's Cached tasks, in order, against the first run's executions of the same tasks
+    assert [name for name, _ in restored] == [name for name, _ in executed[:len(restored)]]
+    assert [saved for _, saved in restored] == pytest.approx([duration for _, duration in executed[:len(restored)]], abs=1e-5)
+    saved = connection.execute("SELECT saved_seconds FROM workflows").fetchone()[0]
+    assert saved == pytest.approx(sum(duration for _, duration in executed[:len(restored)]), abs=1e-4)
