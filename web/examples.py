@@ -45,23 +45,21 @@ FROM records
 WHERE kind = 'span'
 GROUP BY ALL
 ORDER BY error_pct DESC"""),
-    Example("Retries per workflow", """-- Temporal: each attempt of an activity is its own RunActivity span (same temporalActivityID).
--- DBOS: one span per step, with a 'Step attempt N failed' event per failed attempt.
-SELECT workflow_id, step, sum(retries) AS retries
-FROM (
-    SELECT attributes->>'temporalWorkflowID' AS workflow_id, span_name AS step, count(*) - 1 AS retries
-    FROM records
-    WHERE kind = 'span' AND span_name LIKE 'RunActivity:%'
-    GROUP BY attributes->>'temporalWorkflowID', attributes->>'temporalActivityID', span_name
-    UNION ALL
-    SELECT coalesce(attributes->>'dbos.operation.workflow_id', attributes->>'operationUUID'), span_name,
-           len(list_filter(json_extract_string(otel_events, '$[*].name'), lambda n: n LIKE 'Step attempt % failed'))
-    FROM records
-    WHERE otel_scope_name = 'dbos-tracer' AND otel_events IS NOT NULL
-)
+    Example("Retries per workflow", """-- workflow_steps: one row per step attempt of Temporal, DBOS and Prefect workflows
+-- (docs/workflows.md); 'retried' attempts failed and were tried again
+SELECT engine, workflow_id, step_name, count(*) AS retries, list(error ORDER BY attempt) AS errors
+FROM workflow_steps
+WHERE status = 'retried'
 GROUP BY ALL
-HAVING sum(retries) > 0
 ORDER BY retries DESC"""),
+    Example("Workflows: crashes, restores and true cost", """-- naive_cost_usd counts every model call sent; true_cost_usd counts calls restored from history once
+SELECT engine, workflow_id, workflow_name, status, processes, recoveries, retries, restored_steps,
+       round(saved_seconds, 3) AS saved_seconds, round(naive_cost_usd, 6) AS naive_cost_usd,
+       round(true_cost_usd, 6) AS true_cost_usd
+FROM workflows
+WHERE parent_workflow_id IS NULL
+ORDER BY started_at DESC
+LIMIT 100"""),
     Example("Exceptions", """SELECT start_timestamp, service_name, exception_type, exception_message, span_name, trace_id, span_id
 FROM records
 WHERE is_exception
