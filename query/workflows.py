@@ -17,8 +17,8 @@ def workflow_list(cursor: duckdb.DuckDBPyConnection, engine: str | None, status:
 
 
 def workflow(cursor: duckdb.DuckDBPyConnection, engine: str, workflow_id: str) -> dict | None:
-    """The workflow's summary, its worker processes and its step attempts (with its child
-    workflows'); None if unknown."""
+    """The workflow's summary, its worker processes, its step attempts and its traces (with its
+    child workflows'); None if unknown."""
     keys = {"engine": engine, "workflow_id": workflow_id}
     rows = dicts(cursor.execute(sql("workflow_one"), keys))
     if not rows:
@@ -28,4 +28,5 @@ def workflow(cursor: duckdb.DuckDBPyConnection, engine: str, workflow_id: str) -
         **rows[0],
         "process_rows": dicts(cursor.execute(sql("workflow_processes").replace("{family}", family), keys)),
         "steps": dicts(cursor.execute(sql("workflow_step_rows").replace("{family}", family), keys)),
+        "trace_rows": dicts(cursor.execute(sql("workflow_traces").replace("{family}", family), keys)),
     }

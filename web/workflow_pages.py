@@ -194,7 +194,8 @@ def workflow_router() -> APIRouter:
         return templates.TemplateResponse(request, "workflow.html", {
             "w": view, "summary": summary(view), "timeline": timeline(view, datetime.now(timezone.utc)),
             "steps": step_rows(request, view["steps"]), "statuses": STEP_STATUSES,
-            "trace_href": trace_href(request, view["trace_id"]),
+            "traces": [{"href": trace_href(request, row["trace_id"]), "trace_id": row["trace_id"],
+                        "start_text": timestamp(row["first_seen"].astimezone())} for row in view["trace_rows"]],
             "list_href": f"{request.url_for('workflows').path}?{urlencode({'engine': engine})}",
             "quoted_id": quote(workflow_id, safe=""),
         })

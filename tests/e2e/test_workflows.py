@@ -181,6 +181,8 @@ def check_workflow_page(server, page, run: Run, workflow: dict, steps: list[dict
     assert page.locator("#true-cost").inner_text() == money(workflow["true_cost_usd"])
     assert page.locator("#naive-cost").inner_text() == money(workflow["naive_cost_usd"])
     assert "/trace/" in page.locator("#steps tr.step a").first.get_attribute("href")
+    # a DBOS recovery starts a new trace; Temporal and Prefect runs stay in one
+    assert page.locator("#traces a").count() == (2 if run.engine == "dbos" else 1)
     assert not page.js_errors
     screenshot(page, f"workflow_{run.engine}_crash_{telemetry}")
 
