@@ -383,13 +383,16 @@ def count_records(cursor: duckdb.DuckDBPyConnection, trace_id: str) -> int:
 
 
 def trace_view(cursor: duckdb.DuckDBPyConnection, trace_id: str, limit: int = MAX_TREE_ROWS) -> dict[str, Any] | None:
-    """One trace ready to draw: {"trace_id", "nodes", "summary", "total", "truncated"}; None if unknown."""
+    """One trace ready to draw: {"trace_id", "nodes", "summary", "total", "truncated", "workflows" (the
+    durable workflows it belongs to)}; None if unknown."""
     rows = trace_rows(cursor, trace_id, limit)
     if not rows:
         return None
     total = count_records(cursor, trace_id) if len(rows) >= limit else len(rows)
     nodes, summary = arrange(rows)
-    return {"trace_id": trace_id, "nodes": nodes, "summary": summary, "total": total, "truncated": total > len(rows)}
+    workflows = dicts(cursor.execute(sql("trace_workflows"), {"trace_id": trace_id}))
+    return {"trace_id": trace_id, "nodes": nodes, "summary": summary, "total": total, "truncated": total > len(rows),
+            "workflows": workflows}
 
 
 def record(cursor: duckdb.DuckDBPyConnection, trace_id: str, row: str) -> dict[str, Any] | None:

@@ -151,6 +151,8 @@ def trace_router() -> APIRouter:
             "started": _utc(summary["start_us"]),
             "took": _seconds_label(summary["duration_us"]),
             "ruler": ruler(summary),
+            "workflows": [{**w, "href": request.url_for("workflow", engine=w["engine"], workflow_id=w["workflow_id"]).path}
+                          for w in view["workflows"]],
             "data": _script_json(payload),
         })
 

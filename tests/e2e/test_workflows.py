@@ -183,10 +183,13 @@ def check_workflow_page(server, page, run: Run, workflow: dict, steps: list[dict
     assert "/trace/" in page.locator("#steps tr.step a").first.get_attribute("href")
     # a DBOS recovery starts a new trace; Temporal and Prefect runs stay in one
     assert page.locator("#traces a").count() == (2 if run.engine == "dbos" else 1)
-    assert not page.js_errors
     screenshot(page, f"workflow_{run.engine}_crash_{telemetry}")
-
-
+    # from a step into its trace, and from the trace back to the workflow
+    page.locator("#steps tr.step a").first.click()
+    page.wait_for_selector("#trace-workflows")
+    backlinks = page.locator("#trace-workflows a").evaluate_all("links => links.map(a => a.getAttribute('href'))")
+    assert any(href.endswith(f"/workflows/{run.engine}/{run.workflow_id}") for href in backlinks), backlinks
+    assert not page.js_errors
 
 
 # --- docs/schema.md: the `workflows` and `workflow_steps` sections ----------------------------------
