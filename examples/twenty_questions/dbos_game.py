@@ -14,6 +14,7 @@ from pathlib import Path
 from dbos import DBOS, DBOSConfig, SetWorkflowID
 from pydantic_ai.durable_exec.dbos import DBOSDurability
 
+from examples.durable import export_only_dbos_logs_in_spans
 from examples.twenty_questions.game import GameResult, play
 
 # Quick retries: injected failures (--fail-rate) clear on a later attempt.
@@ -44,6 +45,7 @@ def run(questioner, answerer, secret: str, max_questions: int, workflow_id: str,
         "notification_listener_polling_interval_sec": 0.05,
     }
     DBOS(config=config)
+    export_only_dbos_logs_in_spans()
     try:
         DBOS.launch()  # recovers this executor's unfinished workflows, a killed game among them
         return asyncio.run(_result(secret, max_questions, workflow_id))
