@@ -73,6 +73,8 @@ def timeline(view: dict, now: datetime) -> dict[str, Any]:
     moments = [_moment(p["first_seen"]) for p in processes] + [_moment(p["last_seen"]) for p in processes]
     moments += [_moment(s["started_at"]) for s in steps] + [_end(s) for s in steps if _end(s)]
     moments = [m for m in moments if m is not None]
+    if not moments:  # started by a client, no worker has picked it up yet
+        return {"lanes": [], "start_text": "", "span_text": "no worker yet"}
     start, end = min(moments), max(moments)
     if view["status"] == "running":
         end = max(end, now)

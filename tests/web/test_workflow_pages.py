@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from tests.conftest import start_server
-from tests.query.workflow_records import load
+from tests.query.workflow_records import insert, load
 
 RUNS = ("dbos_crash_otel", "temporal_crash_logfire", "temporal_retry_otel")
 
@@ -15,7 +15,16 @@ RUNS = ("dbos_crash_otel", "temporal_crash_logfire", "temporal_retry_otel")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     db = tmp_path_factory.mktemp("pages") / "spyglass.duckdb"
-    load(db, *RUNS).close()
+    connection = load(db, *RUNS)
+    # a workflow a client started that no worker has picked up yet: only the client's span
+    insert(connection, [{
+        "trace_id": "c" * 32, "span_id": "c" * 16, "parent_span_id": None, "span_name": "StartWorkflow:waiting",
+        "kind": "span", "level": 9, "message": None, "start_timestamp": "2026-01-01T00:00:00+00:00",
+        "end_timestamp": "2026-01-01T00:00:00+00:00", "duration": 0.0, "otel_scope_name": "temporalio",
+        "attributes": {"temporalWorkflowID": "no-worker-yet"}, "otel_events": None, "otel_status_code": "UNSET",
+        "otel_status_message": None, "service_name": "client", "service_instance_id": None, "process_pid": 1,
+        "cost_usd": None}])
+    connection.close()
     srv = start_server(db)
     yield srv
     srv.stop()
@@ -27,7 +36,7 @@ def ids(server, engine: str, children: str = "0") -> list[str]:
 
 
 def test_the_list_filters_by_engine_and_status(server):
-    temporal = ids(server, "temporal")
+    temporal = [w for w in ids(server, "temporal") if w != "no-worker-yet"]
     assert len(temporal) == 2 and all(w.startswith(("research-crash-logfire", "research-retry-otel")) for w in temporal)
     assert len(ids(server, "dbos")) == 1  # top-level workflows only, unless asked
     dbos = ids(server, "dbos", children="1")
@@ -36,7 +45,7 @@ def test_the_list_filters_by_engine_and_status(server):
     assert page.status_code == 200
     assert all(w in page.text for w in temporal) and not any(w in page.text for w in dbos)
     running = httpx.get(f"{server.url}/api/workflows", params={"status": "running"}).json()
-    assert running["workflows"] == []
+    assert [row["workflow_id"] for row in running["workflows"]] == ["no-worker-yet"]
 
 
 def test_one_workflow_as_json_has_its_steps_and_processes(server):
@@ -68,3 +77,10 @@ def test_bad_page_requests_say_what_was_wrong(server, path, status, says):
 def test_bad_api_requests_get_a_json_error(server, path, status, says):
     response = httpx.get(server.url + path)
     assert response.status_code == status and says in response.json()["error"]
+
+
+def test_a_workflow_no_worker_has_picked_up_yet_is_running_with_no_lanes(server):
+    page = httpx.get(f"{server.url}/workflows/temporal/no-worker-yet")
+    assert page.status_code == 200 and 'id="workflow-status">running<' in page.text and "no worker yet" in page.text
+    body = httpx.get(f"{server.url}/api/workflows/temporal/no-worker-yet").json()
+    assert (body["status"], body["processes"], body["steps"]) == ("running", 0, [])
