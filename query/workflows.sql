@@ -463,7 +463,7 @@ runs_of AS (
 ),
 summary AS (
     SELECT engine, workflow_id,
-           min(start_timestamp) FILTER (WHERE role != 'client') AS started_at,
+           coalesce(min(start_timestamp) FILTER (WHERE role != 'client'), min(start_timestamp)) AS started_at,
            max(coalesce(end_timestamp, start_timestamp)) AS last_seen,
            count(DISTINCT process) FILTER (WHERE role != 'client') AS processes,
            count(DISTINCT process) FILTER (WHERE role IN ('workflow', 'workflow_event')) AS code_processes,

@@ -80,6 +80,8 @@ def test_bad_api_requests_get_a_json_error(server, path, status, says):
 
 
 def test_a_workflow_no_worker_has_picked_up_yet_is_running_with_no_lanes(server):
+    listing = httpx.get(f"{server.url}/workflows")
+    assert listing.status_code == 200 and "no-worker-yet" in listing.text
     page = httpx.get(f"{server.url}/workflows/temporal/no-worker-yet")
     assert page.status_code == 200 and 'id="workflow-status">running<' in page.text and "no worker yet" in page.text
     body = httpx.get(f"{server.url}/api/workflows/temporal/no-worker-yet").json()
