@@ -238,6 +238,9 @@ final_attempts AS (
                WHEN a.engine = 'dbos' AND a.log_evidence IS NULL AND e.span_id IS NOT NULL THEN 'restored'
                WHEN a.otel_status_code = 'ERROR' THEN
                    CASE WHEN a.engine = 'temporal' AND a.temporal_attempt < a.temporal_attempts THEN 'retried' ELSE 'failed' END
+               -- Temporal ran the activity again although this attempt's body finished: the server did
+               -- not take its result (it timed out, or its worker was lost before reporting)
+               WHEN a.engine = 'temporal' AND a.temporal_attempt < a.temporal_attempts THEN 'retried'
                ELSE 'executed'
            END AS status,
            CASE WHEN a.engine = 'dbos' AND a.log_evidence = 'restored' THEN 'dbos_log'
@@ -250,7 +253,10 @@ final_attempts AS (
            CASE WHEN a.end_timestamp IS NOT NULL THEN epoch(a.end_timestamp - a.final_started) END AS duration,
            a.process, a.process_pid, a.trace_id, a.span_id,
            CASE WHEN a.otel_status_code = 'ERROR'
-                THEN coalesce(a.exception_type || ': ' || a.exception_message, a.otel_status_message, a.exception_type, 'error') END AS error,
+                THEN coalesce(a.exception_type || ': ' || a.exception_message, a.otel_status_message, a.exception_type, 'error')
+                WHEN a.engine = 'temporal' AND a.temporal_attempt < a.temporal_attempts AND a.kind = 'span'
+                THEN 'finished, but the engine ran it again: its result was not taken (a timeout, or its worker was lost)'
+           END AS error,
            coalesce(e.original_duration, pe.original_duration) AS saved_seconds,
            CASE a.engine WHEN 'temporal' THEN a.run_id || '/' || a.step_key WHEN 'prefect' THEN a.step_key ELSE a.step_name || '#' || coalesce(a.log_position, a.ordinal) END AS attempt_key
     FROM attempted AS a
@@ -473,8 +479,12 @@ summary AS (
            arg_max(span_name, start_timestamp) FILTER (WHERE engine != 'temporal' AND role = 'workflow') AS run_name,
            arg_max(kind, start_timestamp) FILTER (WHERE engine != 'temporal' AND role = 'workflow') AS last_run_kind,
            arg_max(otel_status_code, start_timestamp) FILTER (WHERE engine != 'temporal' AND role = 'workflow') AS last_run_status,
-           coalesce(bool_or(operation = 'CompleteWorkflow' AND coalesce(otel_status_code, '') != 'ERROR'), false) AS temporal_completed,
-           coalesce(bool_or(operation = 'CompleteWorkflow' AND otel_status_code = 'ERROR'), false) AS temporal_failed
+           -- a failed workflow's CompleteWorkflow span records the failure as an exception event
+           -- (status left unset)
+           coalesce(bool_or(operation = 'CompleteWorkflow' AND coalesce(otel_status_code, '') != 'ERROR'
+                            AND exception_type IS NULL), false) AS temporal_completed,
+           coalesce(bool_or(operation = 'CompleteWorkflow' AND (otel_status_code = 'ERROR' OR exception_type IS NOT NULL)),
+                    false) AS temporal_failed
     FROM spans GROUP BY engine, workflow_id
 ),
 step_counts AS (  -- its steps and its child workflows' steps

@@ -148,3 +148,30 @@ def test_deep_research_crash_and_resume(server, tmp_path, page, engine):
     assert page.locator("#recoveries").inner_text() == "1"
     assert not page.js_errors
     screenshot(page, f"deep_research_workflow_{engine}")
+
+
+@pytest.mark.parametrize("engine", ["dbos", "temporal"])
+def test_an_analysis_over_its_time_limit_fails_the_workflow(server, tmp_path, engine):
+    workflow_id = f"research-timeout-{engine}-{uuid.uuid4().hex[:8]}"
+    done = run_example(server, engine, tmp_path / "data", tmp_path / "truth.jsonl", workflow_id,
+                       "--analysis-seconds", "3", "--analysis-timeout", "1")
+    assert done.returncode == 1, done.stdout + done.stderr
+    deadline = time.monotonic() + 30
+    while True:
+        rows = query(server.url, f"SELECT status FROM workflows WHERE engine = '{engine}' AND workflow_id = '{workflow_id}'")
+        if rows and rows[0]["status"] == "failed" or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert rows == [{"status": "failed"}]
+    attempts = query(server.url, f"""
+        SELECT step_name, attempt, status, error FROM workflow_steps
+        WHERE engine = '{engine}' AND workflow_id = '{workflow_id}' AND step_name LIKE '%analy%' ORDER BY attempt""")
+    if engine == "dbos":  # the step's span ends with the error DBOS raised after the last attempt
+        assert [(row["status"], row["attempt"]) for row in attempts][-1] == ("failed", 1)
+        assert "exceeded its maximum" in attempts[-1]["error"]
+    else:
+        # Temporal's worker never learns that the server timed an attempt out: both attempts' spans end
+        # OK. The first is shown as retried (another attempt followed); the last cannot be told apart
+        # from a success, but the workflow's CompleteWorkflow span carries the failure.
+        assert [(row["status"], row["attempt"]) for row in attempts] == [("retried", 1), ("executed", 2)]
+        assert "ran it again" in attempts[0]["error"]
