@@ -170,11 +170,13 @@ failure_counts AS (
     SELECT trace_id, span_id, count(*) AS n, list(event_time ORDER BY event_time) AS failure_times
     FROM failures GROUP BY trace_id, span_id
 ),
-attempted AS (  -- DBOS and Prefect: the final attempt's number (a failing last attempt has its own event)
+attempted AS (  -- DBOS and Prefect: the final attempt's number (DBOS: one event per failed attempt but
+               -- the last, whose error ends the span; Prefect: every failure has its `exception` event)
     SELECT *, CASE WHEN final_attempt = 1 THEN start_timestamp ELSE failure_times[final_attempt - 1] END AS final_started
     FROM (
     SELECT st.*, coalesce(fc.n, 0) AS failed_attempts,
-           CASE WHEN st.otel_status_code = 'ERROR' AND coalesce(fc.n, 0) > 0 THEN fc.n ELSE coalesce(fc.n, 0) + 1 END AS final_attempt,
+           CASE WHEN st.engine = 'prefect' AND st.otel_status_code = 'ERROR' AND coalesce(fc.n, 0) > 0 THEN fc.n
+                ELSE coalesce(fc.n, 0) + 1 END AS final_attempt,
            fc.failure_times,
            -- Temporal: each attempt is its own RunActivity span with the same activity id
            row_number() OVER (PARTITION BY st.engine, st.workflow_id, st.run_id, st.step_key ORDER BY st.start_timestamp, st.span_id) AS temporal_attempt,
