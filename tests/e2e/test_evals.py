@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 
 import httpx
@@ -207,3 +208,26 @@ def test_documented_columns_are_the_views_columns(tmp_path, view):
     actual = connection.execute("SELECT column_name, data_type FROM information_schema.columns "
                                 "WHERE table_name = ? ORDER BY ordinal_position", [view]).fetchall()
     assert [(name, {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}.get(kind, kind)) for name, kind in documented] == actual
+
+
+def test_a_case_whose_task_raised_failed_with_its_error(evals_server, page):
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("OTEL_", "LOGFIRE_"))}
+    env.update(OTEL_EXPORTER_OTLP_ENDPOINT=evals_server.url)
+    done = subprocess.run([sys.executable, str(ROOT / "tests" / "e2e" / "evals_clients" / "raising_task.py")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "done 1 1" in done.stdout, done.stdout + done.stderr
+    rows = []
+    for _ in range(100):
+        rows = query(evals_server.url, "SELECT case_name, passed, error FROM eval_cases "
+                                       "WHERE experiment = 'shouting' ORDER BY case_name")
+        if len(rows) == 2:
+            break
+        time.sleep(0.2)
+    assert [(row["case_name"], row["passed"]) for row in rows] == [("boom", False), ("quiet", True)]
+    assert "cannot shout boom" in rows[0]["error"] and rows[1]["error"] is None
+    experiment = query(evals_server.url, "SELECT span_id, pass_rate, errors FROM eval_experiments "
+                                         "WHERE name = 'shouting'")[0]
+    assert (experiment["pass_rate"], experiment["errors"]) == (0.5, 1)
+    page.goto(f"{evals_server.url}/evals/{experiment['span_id']}")
+    assert "cannot shout boom" in page.content()
+    assert not page.js_errors
