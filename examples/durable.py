@@ -23,7 +23,6 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -180,7 +179,20 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _healthy(address: str) -> bool:
+def launch_dev_server(data_dir: Path, log) -> tuple[subprocess.Popen, str]:
+    """Start `temporal server start-dev` (no UI) on free ports, its state in `data_dir/temporal.db` and
+    its output in `log`, in a session of its own (a killed worker does not take it along); returns
+    the process and its gRPC address. It may take a moment to answer: see dev_server_healthy."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+         "--ui-port", str(_free_port()), "--http-port", str(_free_port()), "--metrics-port", str(_free_port()),
+         "--db-filename", str(data_dir / "temporal.db"), "--log-level", "error"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return process, f"127.0.0.1:{port}"
+
+
+def dev_server_healthy(address: str) -> bool:
     check = subprocess.run([str(TEMPORAL), "operator", "cluster", "health", "--address", address],
                            capture_output=True, timeout=10)
     return check.returncode == 0
@@ -205,18 +217,11 @@ def start_or_reuse_dev_server(data_dir: Path, timeout: float = 30) -> DevServer:
     state = data_dir / "temporal-server.json"
     if state.exists():
         known = json.loads(state.read_text())
-        if _alive(known["pid"]) and _healthy(known["address"]):
+        if _alive(known["pid"]) and dev_server_healthy(known["address"]):
             return DevServer(known["address"], known["pid"], started_here=False)
-    port = _free_port()
-    log = (data_dir / "temporal-server.log").open("ab")
-    process = subprocess.Popen(
-        [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-         "--ui-port", str(_free_port()), "--http-port", str(_free_port()), "--metrics-port", str(_free_port()),
-         "--db-filename", str(data_dir / "temporal.db"), "--log-level", "error"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    address = f"127.0.0.1:{port}"
+    process, address = launch_dev_server(data_dir, (data_dir / "temporal-server.log").open("ab"))
     deadline = time.monotonic() + timeout
-    while not _healthy(address):
+    while not dev_server_healthy(address):
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             raise RuntimeError(f"the Temporal dev server did not start: see {data_dir / 'temporal-server.log'}")

@@ -8,7 +8,7 @@ computed here (percentages of the workflow's time span), the templates only prin
 
 from datetime import datetime, timedelta, timezone
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -105,7 +105,7 @@ def timeline(view: dict, now: datetime) -> dict[str, Any]:
                          + (f" · {duration(step['duration'])}" if step["duration"] is not None else "")
                          + (f" · {step['error']}" if step["error"] else ""),
             })
-        lane = {"process": process["process"], "pid": process["process_pid"], "bars": bars,
+        lane = {"process": process["process"], "bars": bars,
                 "first_text": timestamp(process["first_seen"].astimezone()),
                 "last_text": timestamp(process["last_seen"].astimezone())}
         if crashed:
@@ -199,7 +199,6 @@ def workflow_router() -> APIRouter:
             "traces": [{"href": trace_href(request, row["trace_id"]), "trace_id": row["trace_id"],
                         "start_text": timestamp(row["first_seen"].astimezone())} for row in view["trace_rows"]],
             "list_href": f"{request.url_for('workflows').path}?{urlencode({'engine': engine})}",
-            "quoted_id": quote(workflow_id, safe=""),
         })
 
     @router.get("/api/workflows/{engine}/{workflow_id:path}", name="workflow_api")

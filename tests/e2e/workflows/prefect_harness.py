@@ -163,19 +163,13 @@ def run_scenario(server, scenario: str, telemetry: str, run_dir: Path) -> Run:
                 try:
                     truth.wait_exit(second, WORKER_TIMEOUT, run_dir, "worker-resume")
                 finally:
-                    _reap(second)
+                    truth.reap(second)
             else:
                 truth.wait_exit(first, WORKER_TIMEOUT, run_dir, "worker-first")
         finally:
-            _reap(first)
+            truth.reap(first)
     return Run(engine="prefect", workflow_id=(run_dir / "flow_run_id").read_text(), truth=truth.read(run_dir),
                worker_pids=pids, result=(run_dir / "result.txt").read_text())
-
-
-def _reap(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 if __name__ == "__main__":

@@ -13,11 +13,10 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.conftest import free_port
+from examples.durable import dev_server_healthy, launch_dev_server
 from tests.e2e.workflows import truth
 from tests.e2e.workflows.truth import Run
 
-TEMPORAL = Path(sys.executable).parent / "temporal"
 WORKER = "tests.e2e.workflows.temporal_worker"  # run with -m from the repository root (truth.spawn's cwd)
 SERVICE = "temporal-worker"
 # Spans of the steps that have completed when slow_step starts: the crash must come after they arrived.
@@ -28,16 +27,10 @@ BEFORE_CRASH = ["RunActivity:fetch_context", "RunActivity:agent__researcher__mod
 @contextmanager
 def dev_server(run_dir: Path, timeout: float = 20):
     """A Temporal dev server on free ports (gRPC, UI disabled, HTTP API, metrics); yields its address."""
-    port = free_port()
     log = (run_dir / "temporal-server.log").open("wb")
-    process = subprocess.Popen(
-        [str(TEMPORAL), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
-         "--ui-port", str(free_port()), "--http-port", str(free_port()), "--metrics-port", str(free_port()),
-         "--db-filename", str(run_dir / "temporal.db"), "--log-level", "error"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    address = f"127.0.0.1:{port}"
+    process, address = launch_dev_server(run_dir, log)
     try:
-        truth.wait_for(lambda: _healthy(address), timeout, "the Temporal dev server", process, interval=0.1)
+        truth.wait_for(lambda: dev_server_healthy(address), timeout, "the Temporal dev server", process, interval=0.1)
         yield address
     finally:
         if process.poll() is None:
@@ -48,12 +41,6 @@ def dev_server(run_dir: Path, timeout: float = 20):
                 process.kill()
                 process.wait()
         log.close()
-
-
-def _healthy(address: str) -> bool:
-    check = subprocess.run([str(TEMPORAL), "operator", "cluster", "health", "--address", address],
-                           capture_output=True, timeout=10)
-    return check.returncode == 0
 
 
 def _spans_arrived(url: str, workflow_id: str, telemetry: str) -> bool:
@@ -105,19 +92,13 @@ def run_scenario(server, scenario: str, telemetry: str, run_dir: Path) -> Run:
                 try:
                     truth.wait_exit(second, 30, run_dir, "worker-2")
                 finally:
-                    _reap(second)
+                    truth.reap(second)
             else:
                 truth.wait_exit(first, 30, run_dir, "worker-1")
         finally:
-            _reap(first)
+            truth.reap(first)
     return Run(engine="temporal", workflow_id=workflow_id, truth=truth.read(run_dir), worker_pids=pids,
                result=(run_dir / "result.txt").read_text())
-
-
-def _reap(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.kill()
-        process.wait()
 
 
 if __name__ == "__main__":

@@ -154,6 +154,13 @@ def wait_for(predicate, timeout: float, what: str, process: subprocess.Popen | N
     raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
 
 
+def reap(process: subprocess.Popen) -> None:
+    """Make sure a worker is gone (a test that fails halfway must not leave it running)."""
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
 def kill(process: subprocess.Popen) -> None:
     """SIGKILL a worker: no exporter flush, no engine shutdown: a real crash."""
     process.send_signal(signal.SIGKILL)
