@@ -28,7 +28,7 @@ $(VENV)/.examples-installed: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[examples]'
 	touch $@
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml setup.py collector/fastspans.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e .

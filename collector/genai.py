@@ -183,4 +183,6 @@ def _same_usage(row: dict[str, Any], parent: dict[str, Any]) -> bool:
 
 def _is_attempt(row: dict[str, Any]) -> bool:
     attributes = row.get("attributes")
+    if isinstance(attributes, bytes):  # the JSON text as the decoders store it
+        return f'"{ATTEMPT_ATTRIBUTE}"'.encode() in attributes
     return isinstance(attributes, str) and f'"{ATTEMPT_ATTRIBUTE}"' in attributes

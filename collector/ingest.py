@@ -1,8 +1,10 @@
 """What every receiver does with an export: check the token, decode, hand the rows to the writer.
 
-Decoding (protobuf walk, JSON, Arrow conversion) is pure Python and holds the GIL. With
-`decode_workers` > 0 it runs in worker processes, which hand back Arrow tables (cheap to pickle),
-so decoding uses the other cores while this process serves HTTP and the writer commits.
+Protobuf trace exports first try the native fast path (collector/fast_traces.py), which releases
+the GIL and so runs in a thread of this process. Everything else (JSON, logs, metrics, and the
+spans the fast path leaves to Python) is decoded by pure Python code that holds the GIL: with
+`decode_workers` > 0 in worker processes, which hand back Arrow tables (cheap to pickle), so
+decoding uses the other cores while this process serves HTTP and the writer commits.
 """
 
 import asyncio
@@ -18,6 +20,7 @@ import pyarrow as pa
 
 from collector.decode import decode_request
 from collector.errors import BadRequest, Overloaded, Unauthorized
+from collector.fast_traces import decode_traces_fast, digest
 from collector.rows import Batch, to_batch
 from collector.writer import Outcome, Writer
 
@@ -31,8 +34,25 @@ def decode_batch(signal: str, body: bytes, encoding: str, received_at_us: int) -
         batch = to_batch(decoded)
     except (pa.ArrowException, OverflowError, ValueError, TypeError) as error:
         raise BadRequest(f"a value in this export cannot be stored: {error}") from None
-    digest = hashlib.blake2b(signal.encode() + b"\0" + body, digest_size=16).hexdigest()
-    return batch, digest
+    return batch, request_digest(signal, body)
+
+
+def request_digest(signal: str, body: bytes) -> str:
+    """What recognises a retried request: the signal and the decompressed body. XXH64 with two
+    seeds from the native module (0.3 us per span); BLAKE2b-128 where it is not built (2.6 us)."""
+    if digest is not None:
+        return f"{signal}:{digest(body)}"
+    hasher = hashlib.blake2b(signal.encode() + b"\0", digest_size=16)
+    hasher.update(body)
+    return hasher.hexdigest()
+
+
+def decode_fast(signal: str, body: bytes, encoding: str, received_at_us: int) -> tuple[Batch, str] | None:
+    """The native fast path, or None when this request needs the Python decoder."""
+    if signal != "traces" or encoding != "protobuf":
+        return None
+    batch = decode_traces_fast(body, received_at_us)
+    return None if batch is None else (batch, request_digest(signal, body))
 
 
 class DecodePool:
@@ -86,7 +106,10 @@ class Ingestor:
     async def export(self, signal: str, body: bytes, encoding: str) -> Outcome:
         """Store one export request; returns after its rows are committed."""
         received_at_us = time.time_ns() // 1000
-        if self.decode_pool is not None:
+        decoded = await anyio.to_thread.run_sync(decode_fast, signal, body, encoding, received_at_us)
+        if decoded is not None:
+            batch, digest = decoded
+        elif self.decode_pool is not None:
             batch, digest = await self.decode_pool.run(signal, body, encoding, received_at_us)
         else:
             batch, digest = await anyio.to_thread.run_sync(decode_batch, signal, body, encoding, received_at_us)

@@ -6,13 +6,20 @@ running, new requests queue up and go into the next commit together. The queue i
 rows: past the bound, `write` raises Overloaded and the receiver answers 503 + Retry-After, which
 exporters retry. On shutdown the queue is drained, never dropped.
 
+Two commits can run at once, each on its own thread and cursor (`lanes`): DuckDB appends of two
+transactions to one table do not conflict, and one batch's insert overlaps the other's WAL write
+(bench/ingest.py: about 1.6x the throughput of one lane). A batch that stores or removes logfire
+pending spans runs alone, since its anti-join and delete must see every committed span.
+
 Retries of an already stored request (same signal, same decompressed body) are recognised by the
 body's digest, kept in `ingested_requests`, and answered with the original outcome without
-storing anything twice.
+storing anything twice. The digests are checked on the event loop, so a retry that arrives
+while its first copy is still being committed waits for that commit's outcome.
 """
 
 import asyncio
 import logging
+import threading
 import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
@@ -67,6 +74,7 @@ class Writer:
         max_queued_rows: int = 200_000,
         max_batch_rows: int = 50_000,
         checkpoint_wal_bytes: int = 64 * 1024 * 1024,
+        lanes: int = 2,
     ):
         self._connection = connection
         self._max_queued_rows = max_queued_rows
@@ -75,9 +83,15 @@ class Writer:
         self._queued_rows = 0
         self._closing = False
         self._task: asyncio.Task | None = None
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-writer")
-        self._cursor: duckdb.DuckDBPyConnection | None = None
+        self._lanes = lanes
+        self._free_lanes = asyncio.Semaphore(lanes)
+        self._in_flight: set[asyncio.Task] = set()
+        self._thread = ThreadPoolExecutor(max_workers=lanes, thread_name_prefix="spyglass-writer")
+        self._lane_cursors = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
         self._seen: OrderedDict[str, Outcome] = OrderedDict()
+        self._committing: dict[str, asyncio.Future] = {}  # digest -> the outcome of its first copy
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
         self._checkpoint_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-checkpoint")
         self._checkpoint_task: asyncio.Task | None = None
@@ -99,6 +113,8 @@ class Writer:
         await self._queue.put(None)
         if self._task is not None:
             await self._task
+        if self._in_flight:
+            await asyncio.wait(self._in_flight)
         self._checkpoint_task.cancel()
         self._checkpoint_thread.shutdown(wait=True)  # lets a running checkpoint finish
         loop = asyncio.get_running_loop()
@@ -152,7 +168,6 @@ class Writer:
         return await asyncio.shield(job.future)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         stopping = False
         while not stopping:
             job = await self._queue.get()
@@ -166,25 +181,84 @@ class Writer:
                     break
                 jobs.append(nxt)
                 rows += nxt.rows
-            try:
-                results = await loop.run_in_executor(self._thread, self._commit, jobs)
-            except Exception as error:  # the writer must never die: fail this batch, keep going
-                log.exception("writer batch failed")
-                results = [BadRequest(f"Spyglass could not store this export: {error}")] * len(jobs)
-            self._last_batch_at = time.monotonic()
-            for job, result in zip(jobs, results):
-                self._queued_rows -= job.rows
-                if job.future.done():
-                    continue
-                if isinstance(result, Exception):
-                    job.future.set_exception(result)
-                else:
-                    job.future.set_result(result)
+            fresh = self._answer_retries(jobs)
+            if not fresh:
+                continue
+            # Pending spans need every committed span in view: such a batch waits for the others.
+            alone = self._open_pending > 0 or any(job.batch.pending_spans is not None for job in fresh)
+            for _ in range(self._lanes if alone else 1):
+                await self._free_lanes.acquire()
+            task = asyncio.create_task(self._commit_in_lane(fresh, self._lanes if alone else 1))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+            if alone:
+                await task
 
-    # --- everything below runs on the writer thread ---
+    def _answer_retries(self, jobs: list[_Job]) -> list[_Job]:
+        """Answer the jobs whose body is stored or being stored; returns the others."""
+        fresh = []
+        for job in jobs:
+            if job.digest in self._seen:
+                self._finish(job, replace(self._seen[job.digest], duplicate=True))
+            elif job.digest in self._committing:
+                self._follow(job, self._committing[job.digest])
+            else:
+                self._committing[job.digest] = asyncio.get_running_loop().create_future()
+                fresh.append(job)
+        return fresh
+
+    def _follow(self, job: _Job, first: asyncio.Future) -> None:
+        def copy_outcome(done: asyncio.Future) -> None:
+            result = done.result()
+            self._finish(job, replace(result, duplicate=True) if isinstance(result, Outcome) else result)
+
+        first.add_done_callback(copy_outcome)
+
+    def _finish(self, job: _Job, result: "Outcome | Exception") -> None:
+        self._queued_rows -= job.rows
+        if job.future.done():
+            return
+        if isinstance(result, Exception):
+            job.future.set_exception(result)
+        else:
+            job.future.set_result(result)
+
+    async def _commit_in_lane(self, jobs: list[_Job], lanes: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            results = await loop.run_in_executor(self._thread, self._commit, jobs)
+        except Exception as error:  # the writer must never die: fail this batch, keep going
+            log.exception("writer batch failed")
+            results = [BadRequest(f"Spyglass could not store this export: {error}")] * len(jobs)
+        finally:
+            for _ in range(lanes):
+                self._free_lanes.release()
+        self._last_batch_at = time.monotonic()
+        self.committed_batches += 1
+        for job, result in zip(jobs, results):
+            if isinstance(result, Outcome):
+                self._remember(job.digest, result)
+            self._committing.pop(job.digest).set_result(result)
+            self._finish(job, result)
+
+    def _remember(self, digest: str, outcome: Outcome) -> None:
+        self._seen[digest] = outcome
+        if len(self._seen) > REMEMBERED_DIGESTS:
+            self._seen.popitem(last=False)
+
+    # --- everything below runs on a writer thread (a lane) ---
+
+    @property
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """This lane's own cursor (DuckDB connections are not shared between threads)."""
+        cursor = getattr(self._lane_cursors, "cursor", None)
+        if cursor is None:
+            cursor = self._lane_cursors.cursor = self._connection.cursor()
+            with self._cursors_lock:
+                self._cursors.append(cursor)
+        return cursor
 
     def _load_state(self) -> None:
-        self._cursor = self._connection.cursor()
         path = self._cursor.execute(
             "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
         ).fetchone()[0]
@@ -198,51 +272,32 @@ class Writer:
             self._seen[digest] = Outcome(accepted, rejected, message or "")
 
     def _close(self) -> None:
-        assert self._cursor is not None
         self._cursor.execute("CHECKPOINT")
-        self._cursor.close()
+        for cursor in self._cursors:
+            cursor.close()
 
     def _commit(self, jobs: list[_Job]) -> list[Outcome | Exception]:
         """Store the jobs in one transaction; if that fails, store each alone so one bad request
         cannot cost the others their data."""
-        results: list[Outcome | Exception | None] = [None] * len(jobs)
-        first_of: dict[str, int] = {}
-        fresh: list[int] = []
-        for index, job in enumerate(jobs):
-            if job.digest in self._seen:
-                results[index] = replace(self._seen[job.digest], duplicate=True)
-            elif job.digest in first_of:
-                continue  # the same body twice in one batch: answered from the first below
-            else:
-                first_of[job.digest] = index
-                fresh.append(index)
         try:
-            self._store([jobs[i] for i in fresh])
-            for i in fresh:
-                results[i] = self._remember(jobs[i])
+            self._store(jobs)
+            return [self._outcome(job) for job in jobs]
         except STORE_ERRORS:
             self._rollback()
-            for i in fresh:
-                try:
-                    self._store([jobs[i]])
-                    results[i] = self._remember(jobs[i])
-                except STORE_ERRORS as error:
-                    self._rollback()
-                    log.warning("could not store a %s export: %s", jobs[i].signal, error)
-                    results[i] = BadRequest(f"Spyglass could not store this export: {error}")
-        for index, job in enumerate(jobs):
-            if results[index] is None:
-                first = results[first_of[job.digest]]
-                results[index] = replace(first, duplicate=True) if isinstance(first, Outcome) else first
-        self.committed_batches += 1
-        return results  # type: ignore[return-value]
+        results: list[Outcome | Exception] = []
+        for job in jobs:
+            try:
+                self._store([job])
+                results.append(self._outcome(job))
+            except STORE_ERRORS as error:
+                self._rollback()
+                log.warning("could not store a %s export: %s", job.signal, error)
+                results.append(BadRequest(f"Spyglass could not store this export: {error}"))
+        return results
 
-    def _remember(self, job: _Job) -> Outcome:
-        outcome = Outcome(job.rows, job.batch.rejected, job.batch.error_message)
-        self._seen[job.digest] = outcome
-        if len(self._seen) > REMEMBERED_DIGESTS:
-            self._seen.popitem(last=False)
-        return outcome
+    @staticmethod
+    def _outcome(job: _Job) -> Outcome:
+        return Outcome(job.rows, job.batch.rejected, job.batch.error_message)
 
     def _rollback(self) -> None:
         try:
@@ -254,13 +309,14 @@ class Writer:
         if not jobs:
             return
         cursor = self._cursor
-        assert cursor is not None
         records = _concat([job.batch.records for job in jobs])
         pending = _concat([job.batch.pending_spans for job in jobs])
         metrics = _concat([job.batch.metrics for job in jobs])
         cursor.begin()
         if records is not None:
-            cursor.register("new_records", records)
+            # A stream, unless it is read twice: DuckDB scans a table with both cores and pays for
+            # the coordination (bench/ingest.py: ~3 us of CPU per span); a stream is one pass.
+            cursor.register("new_records", records if self._open_pending else _stream(records))
             cursor.execute("INSERT INTO stored_records SELECT * FROM new_records")
             if self._open_pending:
                 # The real spans have arrived: their pending stand-ins are no longer needed.
@@ -313,3 +369,7 @@ def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
     if not present:
         return None
     return present[0] if len(present) == 1 else pa.concat_tables(present)
+
+
+def _stream(table: pa.Table) -> pa.RecordBatchReader:
+    return pa.RecordBatchReader.from_batches(table.schema, table.to_batches())
