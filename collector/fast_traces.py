@@ -57,12 +57,8 @@ def decode_traces_fast(body: bytes, received_at_us: int) -> Batch | None:
     columns["tags"] = _tags(native, rows)
     columns["log_body"] = pa.nulls(rows, pa.string())
     columns["created_at"] = pa.repeat(pa.scalar(received_at_us, RECORD_SCHEMA.field("created_at").type), rows)
-    resource_index = _array(pa.int32(), native["resource_index"])
-    for name in RESOURCE_COLUMNS:
-        columns[name] = pa.array([r[name] for r in resources], RECORD_SCHEMA.field(name).type).take(resource_index)
-    scope_index = _array(pa.int32(), native["scope_index"])
-    for name in SCOPE_COLUMNS:
-        columns[name] = pa.array([s[name] for s in scopes], RECORD_SCHEMA.field(name).type).take(scope_index)
+    columns.update(_per_span(resources, RESOURCE_COLUMNS, _array(pa.int32(), native["resource_index"])))
+    columns.update(_per_span(scopes, SCOPE_COLUMNS, _array(pa.int32(), native["scope_index"])))
     _enrichment(native, columns, rows)
     table = pa.Table.from_arrays([columns[name] for name in RECORD_SCHEMA.names], schema=RECORD_SCHEMA)
 
@@ -79,6 +75,13 @@ NATIVE_COLUMNS = (
     "span_name", "message", "attributes", "attributes_json_schema", "otel_status_code", "otel_status_message",
     "otel_span_kind", "otel_events", "otel_links", "exception_type", "exception_message", "exception_stacktrace",
 )  # and the model-call columns (GENAI_COLUMNS)
+
+
+def _per_span(groups: list[dict], names: tuple[str, ...], index: pa.Array) -> dict[str, pa.Array]:
+    """Columns of each resource (or scope), repeated for the spans under it."""
+    table = pa.table({name: pa.array([g[name] for g in groups], RECORD_SCHEMA.field(name).type) for name in names})
+    taken = table.take(index)
+    return {name: taken[name].combine_chunks() for name in names}
 
 
 def _message(message_type, body: bytes, place: tuple[int, int]):
@@ -129,14 +132,15 @@ def _enrichment(native: dict, columns: dict[str, pa.Array], rows: int) -> None:
     else:
         columns.update({name: pa.nulls(rows, RECORD_SCHEMA.field(name).type) for name in HTTP_COLUMNS})
 
+    if not native["calls_under_calls"]:
+        return  # no row with model-call tokens sits under another: nothing can be a duplicate
     has_call = pc.or_(columns["input_tokens"].is_valid(), columns["output_tokens"].is_valid())
     has_call = pc.and_(has_call, pc.not_equal(columns["kind"], "pending_span"))
     indices = pc.indices_nonzero(has_call).to_pylist()
-    if len(indices) < 2:
-        return  # a call needs a parent call in the same request to be a duplicate
     calls = pa.table({name: columns[name].take(indices) for name in DUPLICATE_CHECK_COLUMNS}).to_pylist()
     for index, call in zip(indices, calls):
         call["index"] = index
+        call["attributes"] = call["attributes"].encode()  # bytes, as decode_traces has it
     drop_duplicate_calls(calls)
     cleared = [call["index"] for call in calls if call["input_tokens"] is None and call["output_tokens"] is None]
     if cleared:

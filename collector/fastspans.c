@@ -2,17 +2,19 @@
  *
  * collector/spans.py is the definition of how a span becomes a row; this file does the same walk
  * in C for the spans it is sure about, and gives up (returns None) on anything else, so that the
- * Python decoder handles it. Giving up is always safe: it only costs time. It gives up on invalid
- * ids (those spans are rejected one by one in Python), invalid UTF-8, strings or names that would
- * be truncated, too many attributes, events or links, repeated attribute keys, bytes values,
- * JSON it is not sure orjson would read the same way, and malformed protobuf.
+ * Python decoder handles the whole request. Giving up is always safe: it only costs time. It gives
+ * up on invalid ids (those spans are rejected one by one in Python), invalid UTF-8, strings or
+ * names that would be truncated, too many attributes, events or links, values nested 32 levels
+ * deep, repeated attribute keys, bytes values, JSON it is not sure orjson would read the same way,
+ * and malformed protobuf.
  *
- * Resource and scope columns, and the http / model-call columns of the few spans that carry those
- * attributes, are left to Python (collector/fast_traces.py), which reuses the functions of
- * collector/resource.py and collector/genai.py. tests/collector/test_fast_traces.py compares both
- * paths row by row.
+ * Resource and scope columns, the http columns, model calls priced with genai-prices and the
+ * duplicate-call check are left to Python (collector/fast_traces.py), which reuses the functions
+ * of collector/resource.py, collector/spans.py and collector/genai.py for them.
+ * tests/collector/test_fast_traces.py compares both paths row by row.
  *
- * The walk runs without the GIL, so several requests decode at once alongside DuckDB's insert.
+ * The walk runs without the GIL, so requests decode on both cores while DuckDB inserts, and the
+ * column buffers are handed to pyarrow without a copy. Also here: the request digest (XXH64).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -682,6 +684,7 @@ typedef struct {
     Py_ssize_t rows;
     /* (start, length) of each Resource and InstrumentationScope message, -1 when absent */
     Buf resources, scopes;
+    Buf calls; /* one byte per row: 1 when the row has (or Python may give it) model-call tokens */
 } Out;
 
 static const char *STATUS_CODES[] = {"UNSET", "OK", "ERROR"};
@@ -1167,6 +1170,8 @@ static int decode_span(Ctx *ctx, Out *out, const uint8_t *s, size_t n, int32_t r
     model_call(ctx, entries, &declared, &call);
     if (ctx->give_up || !put_call(ctx, c, &call)) return 0;
     uint8_t enrich = (uint8_t)call.python;
+    uint8_t maybe_call = (uint8_t)(call.python || (call.call && (call.has_tokens[0] || call.has_tokens[1])));
+    if (!buf_putc(&out->calls, (char)maybe_call)) return 0;
     if (!col_fixed(&c[C_RESOURCE], &resource, 4, 1) || !col_fixed(&c[C_SCOPE], &scope, 4, 1) ||
         !col_fixed(&c[C_ENRICH], &enrich, 1, 1))
         return 0;
@@ -1244,6 +1249,24 @@ static int decode_request(Ctx *ctx, Out *out, const uint8_t *body, size_t n) {
     free(links.items);
     free(links.lens);
     return ok && !ctx->give_up;
+}
+
+/* Could drop_duplicate_calls() find anything: a row with model-call tokens under another one in
+ * the same trace? Most requests have none, and then Python skips the check. */
+static int calls_under_calls(Out *out) {
+    const uint8_t *maybe = (const uint8_t *)out->calls.data;
+    const char *traces = out->cols[C_TRACE].data.data, *spans = out->cols[C_SPAN].data.data;
+    const char *parents = out->cols[C_PARENT].data.data;
+    const int32_t *parent_offsets = (const int32_t *)out->cols[C_PARENT].offsets.data;
+    for (Py_ssize_t i = 0; i < out->rows; i++) {
+        if (!maybe[i] || parent_offsets[i + 1] - parent_offsets[i] != 16) continue;
+        for (Py_ssize_t j = 0; j < out->rows; j++) {
+            if (j != i && maybe[j] && !memcmp(spans + 16 * j, parents + parent_offsets[i], 16) &&
+                !memcmp(traces + 32 * j, traces + 32 * i, 32))
+                return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---------- the digest that recognises a retried request ---------- */
@@ -1363,6 +1386,7 @@ static void out_free(Out *out) {
     buf_free(&out->tag_valid);
     buf_free(&out->resources);
     buf_free(&out->scopes);
+    buf_free(&out->calls);
 }
 
 static PyObject *slices_list(const Buf *b) {
@@ -1390,8 +1414,10 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
     memset(&out, 0, sizeof out);
     Ctx ctx = {{0}, 0};
     int ok;
+    int duplicates_possible = 0;
     Py_BEGIN_ALLOW_THREADS
     ok = decode_request(&ctx, &out, (const uint8_t *)view.buf, (size_t)view.len);
+    if (ok && out.rows) duplicates_possible = calls_under_calls(&out);
     Py_END_ALLOW_THREADS
     buf_free(&ctx.scratch);
     if (!ok || out.rows == 0) {
@@ -1417,6 +1443,7 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
         failed = tags == NULL || PyDict_SetItemString(result, "tags", tags) < 0;
         Py_XDECREF(tags);
     }
+    if (!failed) failed = PyDict_SetItemString(result, "calls_under_calls", duplicates_possible ? Py_True : Py_False) < 0;
     PyObject *rows = PyLong_FromSsize_t(out.rows), *resources = slices_list(&out.resources), *scopes = slices_list(&out.scopes);
     failed = failed || !rows || !resources || !scopes || PyDict_SetItemString(result, "rows", rows) < 0 ||
              PyDict_SetItemString(result, "resources", resources) < 0 || PyDict_SetItemString(result, "scopes", scopes) < 0;

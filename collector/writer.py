@@ -35,7 +35,9 @@ from collector.rows import Batch
 log = logging.getLogger("spyglass.writer")
 
 REMEMBERED_DIGESTS = 100_000
-CHECKPOINT_EVERY_S = 1.0
+CHECKPOINT_CHECK_S = 0.25
+QUIET_S = 1.0
+FORCED_CHECKPOINT_FACTOR = 8
 
 # What a batch can fail with: the database refusing a value, or Arrow refusing to put tables
 # together. Values are converted to Arrow in decode_batch (collector/ingest.py), one request at a time.
@@ -95,8 +97,8 @@ class Writer:
         self._checkpoint_wal_bytes = checkpoint_wal_bytes
         self._checkpoint_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spyglass-checkpoint")
         self._checkpoint_task: asyncio.Task | None = None
-        self._wal_path: Path | None = None
         self._last_batch_at = 0.0
+        self._wal_path: Path | None = None
         self._open_pending = 0
         self.committed_batches = 0
 
@@ -125,19 +127,22 @@ class Writer:
         """Fold the WAL into the database file on a thread of its own, so that no commit (and so no
         acknowledgement) waits for it the way it waits for DuckDB's own auto-checkpoint.
 
-        Commits go on during a checkpoint but slow down, so it waits for a quiet second once the
-        WAL passes `checkpoint_wal_bytes`, and goes ahead regardless past 16 times that (so the WAL,
-        and the replay after a crash, stay bounded under sustained load). Measured with
-        bench/ingest.py: checkpointing every 64 MiB under load took p99 from 1.1 s to 2.4 s.
+        Once the WAL passes `checkpoint_wal_bytes` it waits for a quiet second; under sustained
+        load it goes ahead regardless at FORCED_CHECKPOINT_FACTOR times that, so the WAL (and the
+        replay after a crash) stays bounded. Measured with bench/ingest.py (1M spans): forcing at
+        1 GiB stalled commits for seconds (p99 1.5-2 s); at 64-256 MiB p99 was 250-470 ms but the
+        file grew to 480-520 bytes/span (each checkpoint rewrites the unfinished row group and
+        the blocks it frees are not all reused); at 512 MiB, p99 735 ms and 347 bytes/span.
         """
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(CHECKPOINT_EVERY_S)
+            await asyncio.sleep(CHECKPOINT_CHECK_S)
             if self._wal_path is None or not self._wal_path.exists():
                 continue
             wal_bytes = self._wal_path.stat().st_size
-            quiet = self._queue.empty() and time.monotonic() - self._last_batch_at >= CHECKPOINT_EVERY_S
-            if wal_bytes < self._checkpoint_wal_bytes or (not quiet and wal_bytes < 16 * self._checkpoint_wal_bytes):
+            quiet = self._queue.empty() and time.monotonic() - self._last_batch_at >= QUIET_S
+            forced = wal_bytes >= FORCED_CHECKPOINT_FACTOR * self._checkpoint_wal_bytes
+            if wal_bytes < self._checkpoint_wal_bytes or not (quiet or forced):
                 continue
             try:
                 await loop.run_in_executor(self._checkpoint_thread, self._checkpoint)
@@ -233,8 +238,8 @@ class Writer:
         finally:
             for _ in range(lanes):
                 self._free_lanes.release()
-        self._last_batch_at = time.monotonic()
         self.committed_batches += 1
+        self._last_batch_at = time.monotonic()
         for job, result in zip(jobs, results):
             if isinstance(result, Outcome):
                 self._remember(job.digest, result)

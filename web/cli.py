@@ -26,6 +26,7 @@ def _serve_parser(subparsers) -> None:
 def serve(flags: dict) -> int:
     import uvicorn
 
+    from collector import fast_traces
     from query.database import open_database
     from web.app import create_app
 
@@ -42,6 +43,9 @@ def serve(flags: dict) -> int:
         f"data in {settings.db_path.resolve()}",
         flush=True,
     )
+    if not fast_traces.AVAILABLE:
+        print("spyglass: the native trace decoder is not built (no C compiler when Spyglass was installed); "
+              "every export is decoded in Python, about 3x slower (docs/performance.md)", file=sys.stderr, flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
