@@ -37,7 +37,9 @@ log = logging.getLogger("spyglass.writer")
 REMEMBERED_DIGESTS = 100_000
 CHECKPOINT_CHECK_S = 0.25
 QUIET_S = 1.0
-FORCED_CHECKPOINT_FACTOR = 8
+FORCED_CHECKPOINT_FACTOR = 16
+ROW_GROUP_ROWS = 122_880  # DuckDB's row group size
+
 
 # What a batch can fail with: the database refusing a value, or Arrow refusing to put tables
 # together. Values are converted to Arrow in decode_batch (collector/ingest.py), one request at a time.
@@ -127,12 +129,13 @@ class Writer:
         """Fold the WAL into the database file on a thread of its own, so that no commit (and so no
         acknowledgement) waits for it the way it waits for DuckDB's own auto-checkpoint.
 
-        Once the WAL passes `checkpoint_wal_bytes` it waits for a quiet second; under sustained
-        load it goes ahead regardless at FORCED_CHECKPOINT_FACTOR times that, so the WAL (and the
-        replay after a crash) stays bounded. Measured with bench/ingest.py (1M spans): forcing at
-        1 GiB stalled commits for seconds (p99 1.5-2 s); at 64-256 MiB p99 was 250-470 ms but the
-        file grew to 480-520 bytes/span (each checkpoint rewrites the unfinished row group and
-        the blocks it frees are not all reused); at 512 MiB, p99 735 ms and 347 bytes/span.
+        Once the WAL passes `checkpoint_wal_bytes` it checkpoints in the first quiet second, or,
+        under sustained load, just after `stored_records` fills a row group: a checkpoint writes
+        the unfinished last row group, and the next one writes it again whole, so one taken
+        mid-group leaves that much dead space in the file (bench/ingest.py, 1M spans: 410-520
+        bytes/span when checkpointing every 64-512 MiB of WAL, against ~260 aligned). At
+        FORCED_CHECKPOINT_FACTOR times the threshold it goes ahead regardless, so the WAL (and the
+        replay after a crash) stays bounded.
         """
         loop = asyncio.get_running_loop()
         while True:
@@ -140,14 +143,22 @@ class Writer:
             if self._wal_path is None or not self._wal_path.exists():
                 continue
             wal_bytes = self._wal_path.stat().st_size
+            if wal_bytes < self._checkpoint_wal_bytes:
+                continue
             quiet = self._queue.empty() and time.monotonic() - self._last_batch_at >= QUIET_S
             forced = wal_bytes >= FORCED_CHECKPOINT_FACTOR * self._checkpoint_wal_bytes
-            if wal_bytes < self._checkpoint_wal_bytes or not (quiet or forced):
-                continue
             try:
+                if not (quiet or forced):
+                    rows = await loop.run_in_executor(self._checkpoint_thread, self._stored_rows)
+                    if rows % ROW_GROUP_ROWS > ROW_GROUP_ROWS // 8:
+                        continue  # mid row group: wait for the next one to start
                 await loop.run_in_executor(self._checkpoint_thread, self._checkpoint)
             except duckdb.Error as error:
                 log.warning("background checkpoint failed, will retry: %s", error)
+
+    def _stored_rows(self) -> int:
+        with self._connection.cursor() as cursor:
+            return cursor.execute("SELECT count(*) FROM stored_records").fetchall()[0][0]
 
     def _checkpoint(self) -> None:
         with self._connection.cursor() as cursor:

@@ -44,8 +44,9 @@ def serve(flags: dict) -> int:
         flush=True,
     )
     if not fast_traces.AVAILABLE:
-        print("spyglass: the native trace decoder is not built (no C compiler when Spyglass was installed); "
-              "every export is decoded in Python, about 3x slower (docs/performance.md)", file=sys.stderr, flush=True)
+        print("spyglass: the native trace decoder is not built (no C compiler when Spyglass was installed); every "
+              "export is decoded in Python, at about half the throughput (docs/performance.md)",
+              file=sys.stderr, flush=True)
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="warning")
     return 0
 
