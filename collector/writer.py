@@ -37,7 +37,7 @@ log = logging.getLogger("spyglass.writer")
 REMEMBERED_DIGESTS = 100_000
 CHECKPOINT_CHECK_S = 0.25
 QUIET_S = 1.0
-FORCED_CHECKPOINT_FACTOR = 16
+FORCED_CHECKPOINT_FACTOR = 8
 ROW_GROUP_ROWS = 122_880  # DuckDB's row group size
 
 
