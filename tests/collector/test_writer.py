@@ -253,3 +253,31 @@ def test_wal_is_checkpointed_in_the_background_while_writes_go_on(tmp_path):
         assert count(database, "SELECT count(*) FROM records WHERE span_name IN ('before', 'after')") == 2
     finally:
         database.close()
+
+
+def test_pending_and_real_spans_in_concurrent_requests_leave_no_stand_ins(db):
+    """Two lanes commit at once, but a batch with pending spans runs alone: whatever order 40
+    pending spans and their real spans arrive in, concurrently, only the real spans remain."""
+    import random
+
+    pairs = []
+    for n in range(40):
+        trace, real_id = os.urandom(16), os.urandom(8)
+        pending = pending_for(trace, real_id, b"", f"job {n}")
+        real = make_span(trace, real_id, f"job {n}")
+        real.start_time_unix_nano = pending.start_time_unix_nano
+        pairs.append((pending, real))
+    requests = [(f"p{n}", pending) for n, (pending, _) in enumerate(pairs)] + [(f"r{n}", real) for n, (_, real) in enumerate(pairs)]
+    random.Random(3).shuffle(requests)
+    plain = [(f"plain{n}", make_span(os.urandom(16), os.urandom(8), "plain")) for n in range(40)]
+
+    async def main():
+        async with Writer(db, max_batch_rows=3) as writer:  # small batches, so that lanes overlap
+            await asyncio.gather(*(writer.write("traces", digest, decoded_of(span)) for digest, span in requests + plain))
+            return writer.committed_batches
+
+    batches = run(main())
+    assert batches > 1
+    assert db.execute("SELECT kind, count(*) FROM records WHERE span_name LIKE 'job %' GROUP BY kind").fetchall() == [("span", 40)]
+    assert count(db, "SELECT count(*) FROM open_pending_spans") == 0
+    assert count(db, "SELECT count(*) FROM records WHERE span_name = 'plain'") == 40
