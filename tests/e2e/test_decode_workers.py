@@ -1,24 +1,27 @@
-"""Decode worker processes: a worker that dies costs at most a retryable 503, never the server."""
+"""Decode worker processes: a worker that dies costs at most a retryable 503, never the server.
 
+The workers decode what the native fast path does not take (JSON bodies, logs, metrics, unusual
+protobuf traces), so these requests are OTLP/JSON.
+"""
+
+import json
 import os
 import signal
 import time
 
 import httpx
 import psutil
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
-from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Span
 
 from tests.conftest import read_db, start_server
 
-PROTOBUF = {"Content-Type": "application/x-protobuf"}
+JSON = {"Content-Type": "application/json"}
 
 
 def body(name: str) -> bytes:
     now = time.time_ns()
-    span = Span(trace_id=os.urandom(16), span_id=os.urandom(8), name=name, start_time_unix_nano=now,
-                end_time_unix_nano=now + 1000)
-    return ExportTraceServiceRequest(resource_spans=[ResourceSpans(scope_spans=[ScopeSpans(spans=[span])])]).SerializeToString()
+    span = {"traceId": os.urandom(16).hex(), "spanId": os.urandom(8).hex(), "name": name,
+            "startTimeUnixNano": str(now), "endTimeUnixNano": str(now + 1000)}
+    return json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": [span]}]}]}).encode()
 
 
 def decode_workers(server) -> list[psutil.Process]:
@@ -37,7 +40,7 @@ def send_with_retries(url: str, content: bytes) -> list[int]:
     """POST like an exporter: retry 503 after Retry-After; returns every status seen."""
     statuses = []
     for _ in range(10):
-        response = httpx.post(f"{url}/v1/traces", content=content, headers=PROTOBUF, timeout=30)
+        response = httpx.post(f"{url}/v1/traces", content=content, headers=JSON, timeout=30)
         statuses.append(response.status_code)
         if response.status_code != 503:
             break

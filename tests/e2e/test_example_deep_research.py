@@ -38,7 +38,7 @@ def run_example(server, engine: str, data_dir, truth, workflow_id: str, *extra: 
     return subprocess.run(
         [sys.executable, "-m", "examples.deep_research", "How do durable agents survive a crash?", "--engine", engine,
          "--data-dir", str(data_dir), "--workflow-id", workflow_id, "--max-searches", str(SEARCHES),
-         "--search-seconds", "0.4", "--analysis-seconds", "0.3", *extra],
+         "--search-seconds", "1.0", "--analysis-seconds", "0.3", *extra],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=90)
 
 
