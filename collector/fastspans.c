@@ -417,9 +417,10 @@ static int read_any(Ctx *ctx, const uint8_t *s, size_t n, AnyValue *v) {
     while (r.p < r.end) {
         if (!next_field(&r, &f)) return ctx->give_up = 1, 0;
         int expected = f.number == 2 || f.number == 3 ? 0 : f.number == 4 ? 1 : 2;
-        if (f.number > 7) continue; /* unknown field: ignored, as upb does */
+        /* newer kinds (string_value_strindex, ...) and a second member of the oneof (upb still
+         * parses the one it replaces): Python's business */
+        if (f.number > 7 || v->kind) return ctx->give_up = 1, 0;
         if (f.wire != expected) return ctx->give_up = 1, 0;
-        if ((f.number == 5 || f.number == 6) && v->kind == (int)f.number) return ctx->give_up = 1, 0; /* merged messages */
         v->kind = (int)f.number;
         v->scalar = f.value;
         v->bytes = f.bytes;
@@ -456,7 +457,7 @@ static int read_key_values(Ctx *ctx, const uint8_t *s, size_t n, uint32_t number
         while (kv.p < kv.end) {
             if (!next_field(&kv, &g)) return ctx->give_up = 1, 0;
             if (g.number == 1) {
-                if (g.wire != 2) return ctx->give_up = 1, 0;
+                if (g.wire != 2 || !valid_utf8(g.bytes, g.len)) return ctx->give_up = 1, 0;
                 item.key = g.bytes;
                 item.key_len = g.len;
             } else if (g.number == 2) {
@@ -465,7 +466,7 @@ static int read_key_values(Ctx *ctx, const uint8_t *s, size_t n, uint32_t number
                 item.value_len = g.len;
             }
         }
-        if (item.key_len > MAX_NAME_BYTES || !valid_utf8(item.key, item.key_len)) return ctx->give_up = 1, 0;
+        if (item.key_len > MAX_NAME_BYTES) return ctx->give_up = 1, 0;
         if (out->len >= MAX_ATTRIBUTES) return ctx->give_up = 1, 0;
         for (size_t i = 0; i < out->len; i++) { /* a repeated key: Python keeps the last value in the first's place */
             if (out->items[i].key_len == item.key_len && !memcmp(out->items[i].key, item.key, item.key_len))
@@ -880,14 +881,14 @@ static int write_events(Ctx *ctx, Buf *b, const uint8_t **events, const size_t *
                 if (f.wire != 1) return ctx->give_up = 1, 0;
                 time_ns = f.value;
             } else if (f.number == 2) {
-                if (f.wire != 2) return ctx->give_up = 1, 0;
+                if (f.wire != 2 || !valid_utf8(f.bytes, f.len)) return ctx->give_up = 1, 0;
                 name = f.bytes;
                 name_len = f.len;
             } else if ((f.number == 3 && f.wire != 2) || (f.number == 4 && f.wire != 0)) {
                 return ctx->give_up = 1, 0;
             }
         }
-        if (name_len > MAX_NAME_BYTES || !valid_utf8(name, name_len)) return ctx->give_up = 1, 0;
+        if (name_len > MAX_NAME_BYTES) return ctx->give_up = 1, 0;
         char stamp[48];
         iso_timestamp(time_ns, stamp, sizeof stamp);
         if ((i && !buf_putc(b, ',')) || !buf_puts(b, "{\"name\":") || !json_string(b, name, name_len) ||
@@ -984,7 +985,11 @@ static int decode_span(Ctx *ctx, Out *out, const uint8_t *s, size_t n, int32_t r
         case 2: span = f.bytes; span_len = f.len; break;
         case 3: if (!valid_utf8(f.bytes, f.len)) return ctx->give_up = 1, 0; break;
         case 4: parent = f.bytes; parent_len = f.len; break;
-        case 5: name = f.bytes; name_len = f.len; break;
+        case 5:
+            if (!valid_utf8(f.bytes, f.len)) return ctx->give_up = 1, 0;
+            name = f.bytes;
+            name_len = f.len;
+            break;
         case 6: kind = (int32_t)f.value; break;
         case 7: start_ns = f.value; break;
         case 8: end_ns = f.value; break;
@@ -1016,7 +1021,7 @@ static int decode_span(Ctx *ctx, Out *out, const uint8_t *s, size_t n, int32_t r
     /* invalid ids are rejected span by span with a reason: Python's job */
     if (trace_len != 16 || all_zero(trace, 16) || span_len != 8 || all_zero(span, 8)) return ctx->give_up = 1, 0;
     if (parent_len && parent_len != 8) return ctx->give_up = 1, 0;
-    if (name_len > MAX_NAME_BYTES || !valid_utf8(name, name_len)) return ctx->give_up = 1, 0;
+    if (name_len > MAX_NAME_BYTES) return ctx->give_up = 1, 0;
     if (start_ns >= (1ULL << 62) || end_ns >= (1ULL << 62)) return ctx->give_up = 1, 0;
     if (!read_key_values(ctx, attrs, n, 9, entries)) return 0;
 
