@@ -397,7 +397,7 @@ typedef struct {
     size_t len, cap;
 } Entries;
 
-/* the one AnyValue field that counts (proto3 oneof: the last one sent) */
+/* the AnyValue's one field (read_any gives up on a second member of the oneof) */
 typedef struct {
     int kind; /* 0 none, else the field number: 1 string, 2 bool, 3 int, 4 double, 5 array, 6 kvlist, 7 bytes */
     uint64_t scalar;
@@ -406,7 +406,6 @@ typedef struct {
 } AnyValue;
 
 typedef struct {
-    Buf scratch;
     int give_up; /* set on anything the Python path should handle */
 } Ctx;
 
@@ -814,8 +813,7 @@ static void model_call(Ctx *ctx, const Entries *entries, const Declared *declare
     if (!has_cost) call->python = 1; /* priced with genai-prices */
 }
 
-static int put_call(Ctx *ctx, Column *c, const Call *call) {
-    (void)ctx;
+static int put_call(Column *c, const Call *call) {
     int on = call->call && !call->python;
     if (!(on && call->has_provider ? col_string(&c[C_PROVIDER], (const char *)call->provider.bytes, call->provider.len)
                                    : col_null_string(&c[C_PROVIDER])))
@@ -1173,7 +1171,7 @@ static int decode_span(Ctx *ctx, Out *out, const uint8_t *s, size_t n, int32_t r
 
     Call call;
     model_call(ctx, entries, &declared, &call);
-    if (ctx->give_up || !put_call(ctx, c, &call)) return 0;
+    if (ctx->give_up || !put_call(c, &call)) return 0;
     uint8_t enrich = (uint8_t)call.python;
     uint8_t maybe_call = (uint8_t)(call.python || (call.call && (call.has_tokens[0] || call.has_tokens[1])));
     if (!buf_putc(&out->calls, (char)maybe_call)) return 0;
@@ -1187,6 +1185,27 @@ static int decode_span(Ctx *ctx, Out *out, const uint8_t *s, size_t n, int32_t r
 static int add_slice(Buf *b, const uint8_t *base, const uint8_t *p, size_t n) {
     int64_t pair[2] = {p ? (int64_t)(p - base) : -1, (int64_t)n};
     return buf_put(b, pair, sizeof pair);
+}
+
+/* ResourceSpans and ScopeSpans share a shape: 1 the Resource / InstrumentationScope (decoded by
+ * Python), 2 the repeated children, 3 schema_url. Finds field 1 (NULL when absent) and checks the
+ * rest as upb would; 0 when the Python path should take it (a second field 1 would merge). */
+static int read_header(const uint8_t *s, size_t n, const uint8_t **header, size_t *header_len) {
+    Reader r = {s, s + n};
+    Field f;
+    *header = NULL;
+    *header_len = 0;
+    while (r.p < r.end) {
+        if (!next_field(&r, &f)) return 0;
+        if (f.number >= 1 && f.number <= 3 && f.wire != 2) return 0;
+        if (f.number == 1) {
+            if (*header) return 0;
+            *header = f.bytes;
+            *header_len = f.len;
+        }
+        if (f.number == 3 && !valid_utf8(f.bytes, f.len)) return 0;
+    }
+    return 1;
 }
 
 /* The whole request; returns 0 when the Python path should take it. */
@@ -1203,42 +1222,19 @@ static int decode_request(Ctx *ctx, Out *out, const uint8_t *body, size_t n) {
         if (f.wire != 2) { ok = 0; break; }
         Reader rs = {f.bytes, f.bytes + f.len};
         Field g;
-        const uint8_t *resource = NULL;
-        size_t resource_len = 0;
-        /* first pass: the resource (a second Resource field would merge: Python's business) */
-        while (ok && rs.p < rs.end) {
-            ok = next_field(&rs, &g);
-            if (ok && g.number == 1) {
-                if (g.wire != 2 || resource) ok = 0;
-                resource = g.bytes;
-                resource_len = g.len;
-            } else if (ok && (g.number == 2 || g.number == 3) && g.wire != 2) {
-                ok = 0;
-            } else if (ok && g.number == 3 && !valid_utf8(g.bytes, g.len)) {
-                ok = 0;
-            }
-        }
+        const uint8_t *resource;
+        size_t resource_len;
+        ok = read_header(f.bytes, f.len, &resource, &resource_len);
         if (!ok || !add_slice(&out->resources, body, resource, resource_len)) { ok = 0; break; }
-        rs.p = f.bytes;
         while (ok && rs.p < rs.end) {
             ok = next_field(&rs, &g);
             if (!ok || g.number != 2) continue;
             Reader ss = {g.bytes, g.bytes + g.len};
             Field h;
-            const uint8_t *scope = NULL;
-            size_t scope_len = 0;
-            while (ok && ss.p < ss.end) {
-                ok = next_field(&ss, &h);
-                if (ok && h.number >= 1 && h.number <= 3 && h.wire != 2) ok = 0;
-                if (ok && h.number == 1) {
-                    if (scope) ok = 0;
-                    scope = h.bytes;
-                    scope_len = h.len;
-                }
-                if (ok && h.number == 3 && !valid_utf8(h.bytes, h.len)) ok = 0;
-            }
+            const uint8_t *scope;
+            size_t scope_len;
+            ok = read_header(g.bytes, g.len, &scope, &scope_len);
             if (!ok || !add_slice(&out->scopes, body, scope, scope_len)) { ok = 0; break; }
-            ss.p = g.bytes;
             while (ok && ss.p < ss.end) {
                 ok = next_field(&ss, &h);
                 if (ok && h.number == 2)
@@ -1340,25 +1336,21 @@ static PyObject *digest(PyObject *self, PyObject *args) {
 
 /* ---------- handing columns to Python ---------- */
 
-static PyObject *bitmap(const Buf *valid, Py_ssize_t rows, Py_ssize_t nulls) {
-    if (nulls == 0) Py_RETURN_NONE;
+/* One byte per row -> an Arrow bitmap (bit i set when byte i is non-zero). */
+static PyObject *pack_bits(const Buf *bytes_per_row, Py_ssize_t rows) {
     PyObject *bytes = PyBytes_FromStringAndSize(NULL, (rows + 7) / 8);
     if (!bytes) return NULL;
     uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(bytes);
     memset(bits, 0, (rows + 7) / 8);
     for (Py_ssize_t i = 0; i < rows; i++)
-        if (valid->data[i]) bits[i / 8] |= (uint8_t)(1 << (i % 8));
+        if (bytes_per_row->data[i]) bits[i / 8] |= (uint8_t)(1 << (i % 8));
     return bytes;
 }
 
-static PyObject *bool_bits(const Buf *values, Py_ssize_t rows) {
-    PyObject *bytes = PyBytes_FromStringAndSize(NULL, (rows + 7) / 8);
-    if (!bytes) return NULL;
-    uint8_t *bits = (uint8_t *)PyBytes_AS_STRING(bytes);
-    memset(bits, 0, (rows + 7) / 8);
-    for (Py_ssize_t i = 0; i < rows; i++)
-        if (values->data[i]) bits[i / 8] |= (uint8_t)(1 << (i % 8));
-    return bytes;
+/* A validity bitmap, or None when nothing is null (Arrow's way of saying all valid). */
+static PyObject *bitmap(const Buf *valid, Py_ssize_t rows, Py_ssize_t nulls) {
+    if (nulls == 0) Py_RETURN_NONE;
+    return pack_bits(valid, rows);
 }
 
 static void free_capsule(PyObject *capsule) { free(PyCapsule_GetPointer(capsule, "spyglass.buffer")); }
@@ -1417,14 +1409,13 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
     Out out;
     memset(&out, 0, sizeof out);
-    Ctx ctx = {{0}, 0};
+    Ctx ctx = {0};
     int ok;
     int duplicates_possible = 0;
     Py_BEGIN_ALLOW_THREADS
     ok = decode_request(&ctx, &out, (const uint8_t *)view.buf, (size_t)view.len);
     if (ok && out.rows) duplicates_possible = calls_under_calls(&out);
     Py_END_ALLOW_THREADS
-    buf_free(&ctx.scratch);
     if (!ok || out.rows == 0) {
         out_free(&out);
         PyBuffer_Release(&view);
@@ -1434,8 +1425,8 @@ static PyObject *decode_traces(PyObject *self, PyObject *args) {
     int failed = result == NULL;
     for (int i = 0; !failed && i < N_COLUMNS; i++) {
         PyObject *value;
-        if (COLUMN_TYPES[i] == 'b' && i == C_IS_EXCEPTION) {
-            value = bool_bits(&out.cols[i].data, out.rows);
+        if (i == C_IS_EXCEPTION) { /* Arrow booleans are bits */
+            value = pack_bits(&out.cols[i].data, out.rows);
         } else {
             value = column_tuple(&out.cols[i], COLUMN_TYPES[i], out.rows);
         }

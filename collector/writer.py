@@ -8,7 +8,7 @@ exporters retry. On shutdown the queue is drained, never dropped.
 
 Two commits can run at once, each on its own thread and cursor (`lanes`): DuckDB appends of two
 transactions to one table do not conflict, and one batch's insert overlaps the other's WAL write
-(bench/ingest.py: about 1.6x the throughput of one lane). A batch that stores or removes logfire
+(bench/ingest.py: about 32,000 spans/s against 25,000 with one lane). A batch that stores or removes logfire
 pending spans runs alone, since its anti-join and delete must see every committed span.
 
 Retries of an already stored request (same signal, same decompressed body) are recognised by the
@@ -132,8 +132,10 @@ class Writer:
         Once the WAL passes `checkpoint_wal_bytes` it checkpoints in the first quiet second, or,
         under sustained load, just after `stored_records` fills a row group: a checkpoint writes
         the unfinished last row group, and the next one writes it again whole, so one taken
-        mid-group leaves that much dead space in the file (bench/ingest.py, 1M spans: 410-520
-        bytes/span when checkpointing every 64-512 MiB of WAL, against ~260 aligned). At
+        mid-group leaves that much dead space in the file. Checkpoints that let commits go on
+        keep p99 send->queryable under 1 s but leave free blocks behind (bench/ingest.py, 1M
+        spans: 380-505 bytes/span aligned, 347-522 every 64-512 MiB of WAL; pausing commits gave
+        288 bytes/span and a 2.4 s stall; docs/performance.md). At
         FORCED_CHECKPOINT_FACTOR times the threshold it goes ahead regardless, so the WAL (and the
         replay after a crash) stays bounded.
         """
@@ -202,9 +204,10 @@ class Writer:
                 continue
             # Pending spans need every committed span in view: such a batch waits for the others.
             alone = self._open_pending > 0 or any(job.batch.pending_spans is not None for job in fresh)
-            for _ in range(self._lanes if alone else 1):
+            lanes = self._lanes if alone else 1
+            for _ in range(lanes):
                 await self._free_lanes.acquire()
-            task = asyncio.create_task(self._commit_in_lane(fresh, self._lanes if alone else 1))
+            task = asyncio.create_task(self._commit_in_lane(fresh, lanes))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
             if alone:
