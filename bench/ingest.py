@@ -601,9 +601,11 @@ def run(args, target: Target, bodies: list[bytes], spans_of: list[int], body_byt
         disk = storage_size(target.db)
         with duckdb.connect(str(target.db), read_only=True) as con:
             stored, distinct = con.execute(
-                "SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM stored_records WHERE kind = 'span'"
-            ).fetchone()
-            markers_stored = con.execute("SELECT count(*) FROM stored_records WHERE kind = 'log'").fetchone()[0]
+                "SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM records WHERE kind = 'span'"
+            ).fetchall()[0]
+            markers_stored = con.execute("SELECT count(*) FROM records WHERE kind = 'log'").fetchall()[0][0]
+            bulk = con.execute("SELECT count(*) FROM bulk_records").fetchall()[0][0]
+            print(f"  {bulk:,} of {stored + markers_stored:,} records were stored in whole row groups (bulk_records)")
     elif target.db and target.db.exists():
         disk = storage_size(target.db) - size_before
         disk_note = " (server still running: growth of .duckdb + .wal, not checkpointed)"

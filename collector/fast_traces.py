@@ -90,7 +90,8 @@ def _message(message_type, body: bytes, place: tuple[int, int]):
 
 
 def _array(arrow_type: pa.DataType, parts: tuple) -> pa.Array:
-    if pa.types.is_string(arrow_type):
+    storage_type = arrow_type.storage_type if isinstance(arrow_type, pa.BaseExtensionType) else arrow_type  # JSON: a string
+    if pa.types.is_string(storage_type):
         length, validity, offsets, data, nulls = parts
         buffers = [_buffer(validity), _buffer(offsets), _buffer(data)]
     else:

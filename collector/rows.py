@@ -12,7 +12,7 @@ import pyarrow as pa
 from collector.limits import truncate
 
 _TS = pa.timestamp("us", tz="UTC")
-_JSON = pa.string()  # DuckDB casts to its JSON type on insert
+_JSON = pa.json_(pa.string())  # arrives as DuckDB JSON: no cast, no second parse (the decoders write valid JSON)
 
 RECORD_SCHEMA = pa.schema(
     [

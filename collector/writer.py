@@ -7,9 +7,19 @@ rows: past the bound, `write` raises Overloaded and the receiver answers 503 + R
 exporters retry. On shutdown the queue is drained, never dropped.
 
 Two commits can run at once, each on its own thread and cursor (`lanes`): DuckDB appends of two
-transactions to one table do not conflict, and one batch's insert overlaps the other's WAL write
-(bench/ingest.py: about 32,000 spans/s against 25,000 with one lane). A batch that stores or removes logfire
-pending spans runs alone, since its anti-join and delete must see every committed span.
+transactions to one table do not conflict, and one commit's insert overlaps the other's waits. A
+batch that stores or removes logfire pending spans runs alone, since its anti-join and delete must
+see every committed span.
+
+Whole row groups: a commit's first rows, as many as fill whole row groups (ROW_GROUP_ROWS), go to
+`bulk_records`, where DuckDB compresses them straight into the file; the rest go to
+`stored_records` through the write-ahead log, to be compressed again at the next checkpoint. (One
+table cannot take both: DuckDB puts a bulk commit's row groups after the table's last one, so every
+commit would leave a part-filled group behind.) So a commit takes whole requests, oldest first,
+and once they reach a whole row group only those up to the last whole one; the rest stay queued for
+the next commit. Below a row group it takes everything at once, for the lowest latency, unless
+another commit is running: then it first waits up to BULK_WAIT_S for a row group's worth.
+(bench/ingest.py and docs/performance.md: the figures.)
 
 Retries of an already stored request (same signal, same decompressed body) are recognised by the
 body's digest, kept in `ingested_requests`, and answered with the original outcome without
@@ -21,9 +31,10 @@ import asyncio
 import logging
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
@@ -31,6 +42,7 @@ import pyarrow as pa
 
 from collector.errors import BadRequest, Overloaded
 from collector.rows import Batch
+from query.database import ROW_GROUP_ROWS
 
 log = logging.getLogger("spyglass.writer")
 
@@ -38,7 +50,7 @@ REMEMBERED_DIGESTS = 100_000
 CHECKPOINT_CHECK_S = 0.25
 QUIET_S = 1.0
 FORCED_CHECKPOINT_FACTOR = 8
-ROW_GROUP_ROWS = 122_880  # DuckDB's row group size
+BULK_WAIT_S = 0.1  # how long a commit under load waits for a whole row group's worth of rows
 
 
 # What a batch can fail with: the database refusing a value, or Arrow refusing to put tables
@@ -67,6 +79,11 @@ class _Job:
     def rows(self) -> int:
         return self.batch.row_count
 
+    @property
+    def record_rows(self) -> int:
+        """Rows for the records tables: what whole row groups are counted in."""
+        return self.batch.records.num_rows if self.batch.records is not None else 0
+
 
 class Writer:
     """Use as `async with Writer(connection) as writer:`; the connection is only used by the writer."""
@@ -83,8 +100,10 @@ class Writer:
         self._connection = connection
         self._max_queued_rows = max_queued_rows
         self._max_batch_rows = max_batch_rows
-        self._queue: asyncio.Queue[_Job | None] = asyncio.Queue()
-        self._queued_rows = 0
+        self._queue: deque[_Job] = deque()  # accepted, not yet taken into a commit
+        self._queue_record_rows = 0  # record rows in _queue
+        self._arrived = asyncio.Event()  # set when a job is queued or the writer is closing
+        self._queued_rows = 0  # rows accepted and not yet answered (the back-pressure bound)
         self._closing = False
         self._task: asyncio.Task | None = None
         self._lanes = lanes
@@ -114,7 +133,7 @@ class Writer:
     async def __aexit__(self, *exc_info) -> None:
         """Refuse new work, commit everything queued, checkpoint."""
         self._closing = True
-        await self._queue.put(None)
+        self._arrived.set()
         if self._task is not None:
             await self._task
         if self._in_flight:
@@ -147,7 +166,7 @@ class Writer:
             wal_bytes = self._wal_path.stat().st_size
             if wal_bytes < self._checkpoint_wal_bytes:
                 continue
-            quiet = self._queue.empty() and time.monotonic() - self._last_batch_at >= QUIET_S
+            quiet = not self._queue and time.monotonic() - self._last_batch_at >= QUIET_S
             forced = wal_bytes >= FORCED_CHECKPOINT_FACTOR * self._checkpoint_wal_bytes
             try:
                 if not (quiet or forced):
@@ -181,37 +200,52 @@ class Writer:
             )
         self._queued_rows += rows
         job = _Job(signal, digest, batch, asyncio.get_running_loop().create_future())
-        self._queue.put_nowait(job)
+        self._queue.append(job)
+        self._queue_record_rows += job.record_rows
+        self._arrived.set()
         # shield: a client that hangs up must not cancel a commit other requests share
         return await asyncio.shield(job.future)
 
     async def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            job = await self._queue.get()
-            if job is None:
-                break
-            jobs, rows = [job], job.rows
-            while rows < self._max_batch_rows and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is None:
-                    stopping = True
-                    break
-                jobs.append(nxt)
-                rows += nxt.rows
-            fresh = self._answer_retries(jobs)
+        while True:
+            await self._free_lanes.acquire()  # a lane first: the batch then takes all that queued meanwhile
+            taken = await self._take()
+            if not taken:
+                self._free_lanes.release()
+                return  # closing, and the queue is drained
+            fresh = self._answer_retries(taken)
             if not fresh:
+                self._free_lanes.release()
                 continue
             # Pending spans need every committed span in view: such a batch waits for the others.
             alone = self._open_pending > 0 or any(job.batch.pending_spans is not None for job in fresh)
             lanes = self._lanes if alone else 1
-            for _ in range(lanes):
+            for _ in range(lanes - 1):
                 await self._free_lanes.acquire()
             task = asyncio.create_task(self._commit_in_lane(fresh, lanes))
             self._in_flight.add(task)
             task.add_done_callback(self._in_flight.discard)
             if alone:
                 await task
+
+    async def _take(self) -> list[_Job]:
+        """Wait for queued jobs and take the next batch of them, oldest first (empty: closing, and
+        nothing is left). Under load, see the module docstring: whole row groups where possible."""
+        while not self._queue and not self._closing:
+            self._arrived.clear()
+            await self._arrived.wait()
+        if self._in_flight:
+            deadline = time.monotonic() + BULK_WAIT_S
+            while self._queue_record_rows < ROW_GROUP_ROWS and not self._closing and time.monotonic() < deadline:
+                self._arrived.clear()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
+                except TimeoutError:
+                    break
+        count = take_count([job.record_rows for job in self._queue], self._max_batch_rows)
+        taken = [self._queue.popleft() for _ in range(count)]
+        self._queue_record_rows -= sum(job.record_rows for job in taken)
+        return taken
 
     def _answer_retries(self, jobs: list[_Job]) -> list[_Job]:
         """Answer the jobs whose body is stored or being stored; returns the others."""
@@ -332,15 +366,18 @@ class Writer:
         pending = _concat([job.batch.pending_spans for job in jobs])
         metrics = _concat([job.batch.metrics for job in jobs])
         cursor.begin()
-        if records is not None and not self._open_pending:
-            # A stream through the relational API: DuckDB scans a table with both cores and pays
+        if records is not None:
+            # Streams through the relational API: DuckDB scans a table with both cores and pays
             # for the coordination, and a registered view costs ~1 ms of binding per statement.
-            cursor.from_arrow(_stream(records)).insert_into("stored_records")
-        elif records is not None:
-            cursor.register("new_records", records)
-            cursor.execute("INSERT INTO stored_records SELECT * FROM new_records")
+            whole = records.num_rows - records.num_rows % ROW_GROUP_ROWS
+            if whole:
+                cursor.from_arrow(_stream(records.slice(0, whole))).insert_into("bulk_records")
+            if whole < records.num_rows:
+                cursor.from_arrow(_stream(records.slice(whole))).insert_into("stored_records")
+        if records is not None and self._open_pending:
             # The real spans have arrived: their pending stand-ins are no longer needed.
             # The start time is part of the match: ids alone can repeat (Temporal after a crash).
+            cursor.register("new_records", records)
             cursor.execute(
                 "DELETE FROM open_pending_spans WHERE (trace_id, span_id, start_timestamp) IN "
                 "(SELECT trace_id, span_id, start_timestamp FROM new_records WHERE kind = 'span')"
@@ -361,15 +398,36 @@ class Writer:
     def _store_pending(self, cursor: duckdb.DuckDBPyConnection, pending: pa.Table) -> None:
         """Store pending spans, except those whose real span is already stored (it came first)."""
         cursor.register("new_pending", pending)
-        # start_timestamp is part of the join so DuckDB can skip row groups by their min/max.
+        # start_timestamp is part of the joins so DuckDB can skip row groups by their min/max.
+        finished = " UNION ALL ".join(
+            f"SELECT s.trace_id, s.span_id FROM {table} s JOIN new_pending q"
+            " ON s.trace_id = q.trace_id AND s.span_id = q.span_id AND s.start_timestamp = q.start_timestamp"
+            " WHERE s.kind = 'span'"
+            for table in ("bulk_records", "stored_records")
+        )
         cursor.execute(
-            "INSERT INTO open_pending_spans SELECT p.* FROM new_pending p ANTI JOIN ("
-            "  SELECT s.trace_id, s.span_id FROM stored_records s JOIN new_pending q"
-            "  ON s.trace_id = q.trace_id AND s.span_id = q.span_id AND s.start_timestamp = q.start_timestamp"
-            "  WHERE s.kind = 'span'"
-            ") finished ON p.trace_id = finished.trace_id AND p.span_id = finished.span_id"
+            f"INSERT INTO open_pending_spans SELECT p.* FROM new_pending p ANTI JOIN ({finished}) finished"
+            " ON p.trace_id = finished.trace_id AND p.span_id = finished.span_id"
         )
         cursor.unregister("new_pending")
+
+
+def take_count(rows: list[int], max_rows: int) -> int:
+    """How many of the queued jobs (their record rows, oldest first) the next commit takes.
+
+    At least one, at most what fits in `max_rows`. Below a whole row group, all of them. From one
+    up, the longest run of jobs that leaves the fewest rows beyond its last whole row group (those
+    go through the write-ahead log); the jobs after it wait for the next commit.
+    """
+    ends: list[int] = []  # rows taken after each job
+    for end in accumulate(rows):
+        if ends and end > max_rows:
+            break
+        ends.append(end)
+    if not ends or ends[-1] < ROW_GROUP_ROWS:
+        return len(ends)
+    candidates = [(end % ROW_GROUP_ROWS, -count) for count, end in enumerate(ends, 1) if end >= ROW_GROUP_ROWS]
+    return -min(candidates)[1]
 
 
 def _concat(tables: list[pa.Table | None]) -> pa.Table | None:

@@ -29,7 +29,8 @@ def stats(cursor: duckdb.DuckDBPyConnection) -> dict:
 TABLE_NOTES = {
     "records": "spans, logs and running (pending) spans: Logfire's records",
     "metrics": "one row per metric data point: Logfire's metrics",
-    "stored_records": "finished spans and logs (records without the pending spans)",
+    "bulk_records": "finished spans and logs stored in whole row groups (part of records)",
+    "stored_records": "the other finished spans and logs (part of records)",
     "open_pending_spans": "logfire pending spans whose real span has not arrived",
     "ingested_requests": "one row per stored export request (retry detection)",
     "saved_queries": "queries saved from the explore page",

@@ -2,7 +2,10 @@
 -- users' queries run unchanged; docs/schema.md documents every column.
 -- collector/rows.py declares the same columns in the same order for the writer's Arrow batches.
 
--- Every finished span and every log record. Append-only. The large text columns use zstd: agent
+-- Finished spans and log records, append-only, in two tables of the same columns:
+-- `bulk_records` (declared by query/database.py right after this one) takes the whole row groups of
+-- a busy writer's commits, compressed straight into the file; `stored_records` takes the rest, through
+-- the write-ahead log (collector/writer.py). The large text columns use zstd: agent
 -- traces carry kilobytes of message JSON per span, which zstd stores in about a tenth of the space
 -- of the default string compression (bench/ingest.py; docs/performance.md).
 CREATE TABLE IF NOT EXISTS stored_records (
@@ -65,6 +68,8 @@ CREATE TABLE IF NOT EXISTS open_pending_spans AS SELECT * FROM stored_records LI
 
 -- What users query: finished spans and logs, plus spans still running (or never finished).
 CREATE OR REPLACE VIEW records AS
+    SELECT * FROM bulk_records
+    UNION ALL
     SELECT * FROM stored_records
     UNION ALL
     SELECT * FROM open_pending_spans;

@@ -30,7 +30,8 @@ DOC_TYPE_NAMES = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
 ARROW_TO_DUCKDB = {
     pa.timestamp("us", tz="UTC"): {"TIMESTAMP WITH TIME ZONE"},
     pa.float64(): {"DOUBLE"},
-    pa.string(): {"VARCHAR", "JSON"},
+    pa.string(): {"VARCHAR"},
+    pa.json_(pa.string()): {"JSON"},  # DuckDB does not parse these again (collector/rows.py)
     pa.uint8(): {"UTINYINT"},
     pa.int64(): {"BIGINT"},
     pa.bool_(): {"BOOLEAN"},
@@ -65,7 +66,7 @@ def documented_columns(text: str) -> list[tuple[str, str]]:
 
 def test_tables_and_view_have_the_columns_of_rows_py_in_order(tmp_path):
     connection = open_database(tmp_path / "x.duckdb")
-    for table in ("records", "stored_records", "open_pending_spans"):
+    for table in ("records", "bulk_records", "stored_records", "open_pending_spans"):
         assert [name for name, _ in columns(connection, table)] == list(RECORD_COLUMNS), table
     assert [name for name, _ in columns(connection, "metrics")] == list(METRIC_COLUMNS)
     assert connection.execute(
@@ -106,7 +107,9 @@ def sample_row(schema: pa.Schema, json_columns: set[str]) -> dict:
 
 def test_rows_built_with_the_arrow_schemas_insert_and_read_back_unchanged(tmp_path):
     connection = open_database(tmp_path / "x.duckdb")
+    cursor = connection.cursor()
     for table, schema, build in (
+        ("bulk_records", RECORD_SCHEMA, records_table),
         ("stored_records", RECORD_SCHEMA, records_table),
         ("open_pending_spans", RECORD_SCHEMA, records_table),
         ("metrics", METRIC_SCHEMA, metrics_table),
@@ -114,14 +117,23 @@ def test_rows_built_with_the_arrow_schemas_insert_and_read_back_unchanged(tmp_pa
         json_columns = {name for name, kind in columns(connection, table) if kind == "JSON"}
         row = sample_row(schema, json_columns)
         batch = build([row])
-        connection.register("batch", batch)
-        connection.execute(f"INSERT INTO {table} SELECT * FROM batch")  # what collector/writer.py does
-        connection.unregister("batch")
-        stored = dict(zip(schema.names, connection.execute(f"SELECT * FROM {table}").fetchone(), strict=True))
+        cursor.from_arrow(batch).insert_into(table)  # what collector/writer.py does
+        stored = dict(zip(schema.names, cursor.execute(f"SELECT * FROM {table}").fetchall()[0], strict=True))
         for name in json_columns:
             assert json.loads(stored.pop(name)) == json.loads(row.pop(name)), name
         assert stored == row, table
-    assert connection.execute("SELECT count(*) FROM records").fetchone() == (2,)
+    assert cursor.execute("SELECT count(*) FROM records").fetchone() == (3,)
+
+
+def test_bulk_records_is_declared_like_stored_records(tmp_path):
+    """Same columns, types, NOT NULLs and zstd columns: query/database.py copies the declaration."""
+    connection = open_database(tmp_path / "x.duckdb")
+    declared = {
+        table: connection.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ?", [table]).fetchone()[0]
+        for table in ("bulk_records", "stored_records")
+    }
+    assert declared["bulk_records"] == declared["stored_records"].replace("stored_records", "bulk_records")
+    assert declared["bulk_records"].count("USING COMPRESSION ZSTD") == 5
 
 
 # --- docs/schema.md <-> schema.sql ----------------------------------------------------------------
