@@ -34,6 +34,7 @@ import time
 from collections import OrderedDict, deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from itertools import accumulate
 from pathlib import Path
 
@@ -387,10 +388,8 @@ class Writer:
             self._store_pending(cursor, pending)
         if metrics is not None:
             cursor.from_arrow(_stream(metrics)).insert_into("metrics")
-        cursor.executemany(
-            "INSERT INTO ingested_requests VALUES (?, ?, ?, ?, ?, now())",
-            [[job.digest, job.signal, job.rows, job.batch.rejected, job.batch.error_message or None] for job in jobs],
-        )
+        # One Arrow insert: executemany would plan the statement once per request (~5% of ingest CPU).
+        cursor.from_arrow(_ingested_requests(jobs)).insert_into("ingested_requests")
         cursor.commit()
         if pending or self._open_pending:
             self._open_pending = cursor.execute("SELECT count(*) FROM open_pending_spans").fetchone()[0]
@@ -428,6 +427,18 @@ def take_count(rows: list[int], max_rows: int) -> int:
         return len(ends)
     candidates = [(end % ROW_GROUP_ROWS, -count) for count, end in enumerate(ends, 1) if end >= ROW_GROUP_ROWS]
     return -min(candidates)[1]
+
+
+def _ingested_requests(jobs: list[_Job]) -> pa.Table:
+    now = datetime.now(timezone.utc)
+    return pa.table({
+        "digest": [job.digest for job in jobs],
+        "signal": [job.signal for job in jobs],
+        "accepted": pa.array([job.rows for job in jobs], pa.int64()),
+        "rejected": pa.array([job.batch.rejected for job in jobs], pa.int64()),
+        "error_message": pa.array([job.batch.error_message or None for job in jobs], pa.string()),
+        "created_at": pa.array([now] * len(jobs), pa.timestamp("us", tz="UTC")),
+    })
 
 
 def _concat(tables: list[pa.Table | None]) -> pa.Table | None:
