@@ -149,15 +149,13 @@ class Writer:
         """Fold the WAL into the database file on a thread of its own, so that no commit (and so no
         acknowledgement) waits for it the way it waits for DuckDB's own auto-checkpoint.
 
-        Once the WAL passes `checkpoint_wal_bytes` it checkpoints in the first quiet second, or,
-        under sustained load, just after `stored_records` fills a row group: a checkpoint writes
-        the unfinished last row group, and the next one writes it again whole, so one taken
-        mid-group leaves that much dead space in the file. Checkpoints that let commits go on
-        keep p99 send->queryable under 1 s but leave free blocks behind (bench/ingest.py, 1M
-        spans: 380-505 bytes/span aligned, 347-522 every 64-512 MiB of WAL; pausing commits gave
-        288 bytes/span and a 2.4 s stall; docs/performance.md). At
-        FORCED_CHECKPOINT_FACTOR times the threshold it goes ahead regardless, so the WAL (and the
-        replay after a crash) stays bounded.
+        Only what does not fill whole row groups goes through the WAL (see the module docstring),
+        so under load it grows by a few percent of the spans. Once it passes
+        `checkpoint_wal_bytes` it is checkpointed in the first quiet second, or, under sustained
+        load, just after `stored_records` fills a row group: a checkpoint writes the unfinished
+        last row group, and the next one writes it again whole. At FORCED_CHECKPOINT_FACTOR times
+        the threshold it goes ahead regardless, so the WAL (and the replay after a crash) stays
+        bounded.
         """
         loop = asyncio.get_running_loop()
         while True:

@@ -14,8 +14,8 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.decode import decode_request
 from collector.errors import BadRequest, Overloaded
 from collector.rows import Batch, Decoded, to_batch
-from collector.writer import Writer
-from query.database import open_database
+from collector.writer import Writer, take_count
+from query.database import ROW_GROUP_ROWS, open_database
 
 
 def make_span(trace_id: bytes, span_id: bytes, name: str, parent: bytes = b"", attrs: dict | None = None) -> Span:
@@ -281,3 +281,92 @@ def test_pending_and_real_spans_in_concurrent_requests_leave_no_stand_ins(db):
     assert db.execute("SELECT kind, count(*) FROM records WHERE span_name LIKE 'job %' GROUP BY kind").fetchall() == [("span", 40)]
     assert count(db, "SELECT count(*) FROM open_pending_spans") == 0
     assert count(db, "SELECT count(*) FROM records WHERE span_name = 'plain'") == 40
+
+
+# --- whole row groups: bulk_records ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("rows, max_rows, taken", [
+    ([], 50_000, 0),
+    ([100, 200], 50_000, 2),                   # below a row group: everything, at once
+    ([512] * 4, 50_000, 4),                    # exactly one row group
+    ([512] * 9, 50_000, 8),                    # the ninth waits for the next commit
+    ([512, 512, 512, 1, 512], 50_000, 5),      # 2,049 rows: 1 through the WAL beats 1,537
+    ([3000, 100, 1000], 50_000, 3),            # 4,100: 4 rows past two groups
+    ([3000, 100], 50_000, 1),                  # 3,000 (952 past) beats 3,100 (1,052 past)
+    ([512] * 6, 1024, 2),                      # max_rows first
+    ([9000, 5], 1024, 1),                      # at least one job, however large
+    ([0, 0, 2048, 0], 50_000, 4),              # empty requests (all spans refused) go along
+])
+def test_take_count_ends_commits_on_whole_row_groups(rows, max_rows, taken):
+    assert ROW_GROUP_ROWS == 2048
+    assert take_count(rows, max_rows) == taken
+
+
+def spans_batch(trace: bytes, name: str, n: int) -> Batch:
+    return decoded_of(*(make_span(trace, os.urandom(8), name) for _ in range(n)))
+
+
+def row_group_sizes(db, table: str) -> list[int]:
+    return [row[0] for row in db.execute(
+        f"SELECT max(count) FROM pragma_storage_info('{table}') GROUP BY row_group_id ORDER BY row_group_id"
+    ).fetchall()]
+
+
+def test_a_large_commit_stores_whole_row_groups_in_bulk_records_and_the_rest_in_stored_records(db):
+    trace = os.urandom(16)
+
+    async def main():
+        async with Writer(db) as writer:
+            # queued together: one commit of 3,000 rows = one whole group + 952
+            outcomes = await asyncio.gather(*(writer.write("traces", f"big{i}", spans_batch(trace, "big", 1000))
+                                              for i in range(3)))
+            return outcomes, writer.committed_batches
+
+    outcomes, batches = run(main())
+    assert [o.accepted for o in outcomes] == [1000] * 3 and batches == 1
+    assert count(db, "SELECT count(*) FROM bulk_records") == 2048
+    assert count(db, "SELECT count(*) FROM stored_records") == 952
+    assert count(db, "SELECT count(DISTINCT span_id) FROM records WHERE span_name = 'big'") == 3000
+    db.execute("CHECKPOINT")
+    assert row_group_sizes(db, "bulk_records") == [2048]
+
+
+def test_under_load_commits_take_whole_row_groups_and_leave_the_rest_queued(db):
+    """Many 512-span requests at once: every commit but the last ends on a whole row group, so
+    bulk_records holds nothing but full groups, and only what is left at the end goes to the WAL."""
+    trace = os.urandom(16)
+
+    async def main():
+        async with Writer(db) as writer:
+            first = [writer.write("traces", f"a{i}", spans_batch(trace, "load", 512)) for i in range(9)]
+            later = []
+            for i in range(11):  # more arrive while the first commit runs
+                await asyncio.sleep(0.002)
+                later.append(writer.write("traces", f"b{i}", spans_batch(trace, "load", 512)))
+            return await asyncio.gather(*first, *later)
+
+    outcomes = run(main())
+    assert sum(o.accepted for o in outcomes) == 20 * 512
+    assert count(db, "SELECT count(*) FROM records WHERE span_name = 'load'") == 20 * 512
+    bulk = count(db, "SELECT count(*) FROM bulk_records")
+    assert bulk % 2048 == 0 and bulk >= 8 * 512, bulk  # the 9th request of the first burst waited
+    db.execute("CHECKPOINT")
+    assert set(row_group_sizes(db, "bulk_records")) == {2048}
+
+
+def test_pending_span_arriving_after_its_real_span_in_bulk_records_is_not_shown(db):
+    trace, real_id = os.urandom(16), os.urandom(8)
+    pending = pending_for(trace, real_id, b"", "bulk pending")
+    real = make_span(trace, real_id, "bulk pending")
+    real.start_time_unix_nano = pending.start_time_unix_nano
+    others = [make_span(trace, os.urandom(8), "filler") for _ in range(2047)]
+
+    async def main():
+        async with Writer(db) as writer:
+            await writer.write("traces", "real", decoded_of(real, *others))  # 2,048 rows: all in bulk_records
+            await writer.write("traces", "pending", decoded_of(pending))
+
+    run(main())
+    assert count(db, "SELECT count(*) FROM bulk_records WHERE span_name = 'bulk pending'") == 1
+    assert db.execute("SELECT kind FROM records WHERE span_name = 'bulk pending'").fetchall() == [("span",)]

@@ -6,6 +6,7 @@ import threading
 import time
 
 import httpx
+import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.resource.v1.resource_pb2 import Resource
@@ -49,9 +50,13 @@ def send_until_killed(url: str, bodies: list[bytes], acknowledged: list[int], st
                 acknowledged.append(index)
 
 
-def test_acknowledged_spans_survive_kill_9_exactly_once(tmp_path):
+@pytest.mark.parametrize("requests, spans, acks_before_kill", [
+    (400, 50, 40),  # small commits: through the write-ahead log
+    (48, 1024, 12),  # two requests fill a row group: commits written straight into the file (bulk_records)
+], ids=["wal", "whole-row-groups"])
+def test_acknowledged_spans_survive_kill_9_exactly_once(tmp_path, requests, spans, acks_before_kill):
     db = tmp_path / "spyglass.duckdb"
-    batches = [batch(n) for n in range(400)]
+    batches = [batch(n, spans) for n in range(requests)]
     bodies = [body for body, _ in batches]
     server = start_server(db)
     acknowledged: list[int] = []
@@ -62,7 +67,7 @@ def test_acknowledged_spans_survive_kill_9_exactly_once(tmp_path):
     for sender in senders:
         sender.start()
     deadline = time.monotonic() + 30
-    while sum(map(len, acks_per_sender)) < 40 and time.monotonic() < deadline:
+    while sum(map(len, acks_per_sender)) < acks_before_kill and time.monotonic() < deadline:
         time.sleep(0.01)
     server.process.kill()  # SIGKILL while requests are in flight
     server.process.wait()
@@ -71,8 +76,10 @@ def test_acknowledged_spans_survive_kill_9_exactly_once(tmp_path):
         sender.join()
     for k, acks in enumerate(acks_per_sender):
         acknowledged.extend(k + 4 * i for i in acks)
-    assert len(acknowledged) >= 40, "the test must kill the server mid-ingest, after some acknowledgements"
+    assert len(acknowledged) >= acks_before_kill, "the test must kill the server mid-ingest, after some acknowledgements"
     assert len(acknowledged) < len(bodies), "the kill must come before everything was sent"
+    if spans >= 1024:  # the acknowledged whole row groups are found again from the WAL's pointers to them
+        assert read_db(db, "SELECT count(*) FROM bulk_records")[0][0] >= 2048
 
     # Restart on the same file. Exporters retry what they did not see acknowledged, and may also
     # retry batches that were committed but whose 200 was lost: send both kinds again.
