@@ -16,10 +16,10 @@ Whole row groups: a commit's first rows, as many as fill whole row groups (ROW_G
 `stored_records` through the write-ahead log, to be compressed again at the next checkpoint. (One
 table cannot take both: DuckDB puts a bulk commit's row groups after the table's last one, so every
 commit would leave a part-filled group behind.) So a commit takes whole requests, oldest first,
-and once they reach a whole row group only those up to the last whole one; the rest stay queued for
-the next commit. Below a row group it takes everything at once, for the lowest latency, unless
-another commit is running: then it first waits up to BULK_WAIT_S for a row group's worth.
-(bench/ingest.py and docs/performance.md: the figures.)
+and once they reach a whole row group, only as many as leave the fewest rows past a whole group
+(`take_count`); the rest stay queued for the next commit. Below a row group it takes everything at
+once, for the lowest latency, unless another commit is running: then it first waits up to
+BULK_WAIT_S for a row group's worth. (bench/ingest.py and docs/performance.md: the figures.)
 
 Retries of an already stored request (same signal, same decompressed body) are recognised by the
 body's digest, kept in `ingested_requests`, and answered with the original outcome without
