@@ -13,7 +13,6 @@ loop covers only DuckDB.
 
 import argparse
 import os
-import re
 import sys
 import tempfile
 import threading
@@ -28,11 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.agent_traces import export_requests  # noqa: E402
 from collector.ingest import decode_batch  # noqa: E402
-
-
-def stored_records_ddl() -> str:
-    schema = (ROOT / "query" / "schema.sql").read_text()
-    return re.search(r"CREATE TABLE IF NOT EXISTS stored_records \(.*?\n\);", schema, re.S).group(0)
+from query.database import stored_records_ddl  # noqa: E402
 
 
 def main() -> int:

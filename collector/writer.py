@@ -102,7 +102,6 @@ class Writer:
         self._max_queued_rows = max_queued_rows
         self._max_batch_rows = max_batch_rows
         self._queue: deque[_Job] = deque()  # accepted, not yet taken into a commit
-        self._queue_record_rows = 0  # record rows in _queue
         self._arrived = asyncio.Event()  # set when a job is queued or the writer is closing
         self._queued_rows = 0  # rows accepted and not yet answered (the back-pressure bound)
         self._closing = False
@@ -200,7 +199,6 @@ class Writer:
         self._queued_rows += rows
         job = _Job(signal, digest, batch, asyncio.get_running_loop().create_future())
         self._queue.append(job)
-        self._queue_record_rows += job.record_rows
         self._arrived.set()
         # shield: a client that hangs up must not cancel a commit other requests share
         return await asyncio.shield(job.future)
@@ -235,16 +233,15 @@ class Writer:
             await self._arrived.wait()
         if self._in_flight:
             deadline = time.monotonic() + BULK_WAIT_S
-            while self._queue_record_rows < ROW_GROUP_ROWS and not self._closing and time.monotonic() < deadline:
+            while (sum(job.record_rows for job in self._queue) < ROW_GROUP_ROWS and not self._closing
+                   and time.monotonic() < deadline):
                 self._arrived.clear()
                 try:
                     await asyncio.wait_for(self._arrived.wait(), deadline - time.monotonic())
                 except TimeoutError:
                     break
         count = take_count([job.record_rows for job in self._queue], self._max_batch_rows)
-        taken = [self._queue.popleft() for _ in range(count)]
-        self._queue_record_rows -= sum(job.record_rows for job in taken)
-        return taken
+        return [self._queue.popleft() for _ in range(count)]
 
     def _answer_retries(self, jobs: list[_Job]) -> list[_Job]:
         """Answer the jobs whose body is stored or being stored; returns the others."""

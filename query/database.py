@@ -41,9 +41,6 @@ class Database:
     def execute(self, sql: str, parameters: object = None) -> duckdb.DuckDBPyConnection:
         return self._connection.execute(sql, parameters)
 
-    def sql(self, sql: str) -> duckdb.DuckDBPyRelation:
-        return self._connection.sql(sql)
-
     def close(self) -> None:
         self._connection.close()
 
@@ -78,10 +75,14 @@ def open_database(path: str | Path) -> Database:
     return Database(connection)
 
 
+def stored_records_ddl() -> str:
+    """schema.sql's CREATE TABLE statement for stored_records."""
+    return re.search(r"CREATE TABLE IF NOT EXISTS stored_records \(.*?\n\);", SCHEMA_SQL.read_text(), re.S).group(0)
+
+
 def schema_sql() -> str:
     """schema.sql, with `bulk_records` declared right after `stored_records`: the same columns and
     compression under a second name (schema.sql writes them once)."""
-    text = SCHEMA_SQL.read_text()
-    stored = re.search(r"CREATE TABLE IF NOT EXISTS stored_records \(.*?\n\);", text, re.S).group(0)
+    stored = stored_records_ddl()
     bulk = stored.replace("stored_records", "bulk_records", 1)
-    return text.replace(stored, f"{stored}\n\n{bulk}", 1)
+    return SCHEMA_SQL.read_text().replace(stored, f"{stored}\n\n{bulk}", 1)
