@@ -14,7 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import ResourceSpans, ScopeSpans, Sp
 from collector.decode import decode_request
 from collector.errors import BadRequest, Overloaded
 from collector.rows import Batch, Decoded, to_batch
-from collector.writer import Writer, take_count
+from collector.writer import Writer, _stream, take_count
 from query.database import ROW_GROUP_ROWS, open_database
 
 
@@ -301,6 +301,17 @@ def test_pending_and_real_spans_in_concurrent_requests_leave_no_stand_ins(db):
 def test_take_count_ends_commits_on_whole_row_groups(rows, max_rows, taken):
     assert ROW_GROUP_ROWS == 2048
     assert take_count(rows, max_rows) == taken
+
+
+def test_a_commit_reaches_duckdb_as_one_record_batch():
+    """Several requests' tables, concatenated, go to DuckDB as one batch: a stream of several is
+    spread over DuckDB's threads and appended twice to restore the order (docs/performance.md)."""
+    tables = [spans_batch(os.urandom(16), f"r{i}", 5).records for i in range(3)]
+    combined = pa.concat_tables(tables)
+    assert combined.column("span_name").num_chunks == 3
+    batches = list(_stream(combined))
+    assert len(batches) == 1
+    assert pa.Table.from_batches(batches).equals(combined.combine_chunks())
 
 
 def spans_batch(trace: bytes, name: str, n: int) -> Batch:
