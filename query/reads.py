@@ -20,7 +20,7 @@ def dicts(cursor: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def stats(cursor: duckdb.DuckDBPyConnection) -> dict:
-    """Row counts per table and kind: what the home page and bench/ingest.py poll."""
+    """Row counts per table and kind (GET /api/stats): what bench/ingest.py and `spyglass demo` poll."""
     kinds = dict(cursor.execute("SELECT kind, count(*) FROM records GROUP BY kind").fetchall())
     metrics = cursor.execute("SELECT count(*) FROM metrics").fetchone()[0]
     return {"records": sum(kinds.values()), "records_by_kind": kinds, "metrics": metrics}
